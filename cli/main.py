@@ -1,0 +1,117 @@
+"""`incidents`: init, serve, user management, demo users and diagram validation."""
+import argparse
+import getpass
+import os
+import sys
+
+from engine import users
+from engine.config import Settings
+from engine.diagrams import load_directory
+from engine.errors import DiagramError, InvalidSubmission
+from engine.system import build
+from forms import FORMS
+
+DEMO_USERS = [
+    ("onsite", ["onsite_staff"], "onsite-demo-pass"),
+    ("team", ["incident_team"], "team-demo-pass"),
+    ("organizer", ["organizer"], "organizer-demo-pass"),
+    ("auditor", ["auditor"], "auditor-demo-pass"),
+    ("policy", ["policy"], "policy-demo-pass"),
+]
+
+
+def _system(settings):
+    try:
+        return build(settings)
+    except DiagramError as err:
+        raise SystemExit(f"incidents: the diagrams do not load: {err}") from None
+
+
+def cmd_init(args, settings):
+    """Create (or bring up to date) the database schema."""
+    system = _system(settings)
+    system.create_schema()
+    print(f"database ready: {system.db.url.render_as_string(hide_password=True)}")
+
+
+def cmd_validate(args, settings):
+    """Load and lint every diagram in a directory; exit non-zero naming the first problem."""
+    directory = args.directory or settings.bpmn_dir
+    try:
+        version = load_directory(directory, FORMS)
+    except DiagramError as err:
+        print(f"invalid: {err}", file=sys.stderr)
+        return 1
+    print(f"valid: {len(version.files)} files, {len(version.user_tasks)} user tasks, version {version.hash[:12]}")
+    return 0
+
+
+def cmd_user_add(args, settings):
+    """Create a staff user with one or more roles."""
+    password = args.password or getpass.getpass("Password: ")
+    system = _system(settings)
+    try:
+        with system.writing() as uow:
+            actor = users.add_user(uow, args.name, args.role, password)
+    except InvalidSubmission as err:
+        for field, messages in err.errors.items():
+            print(f"{field}: {' '.join(messages)}", file=sys.stderr)
+        return 1
+    print(f"added {actor.username} with roles {', '.join(sorted(actor.roles))}")
+    return 0
+
+
+def cmd_seed_demo(args, settings):
+    """Create one demo user per role (if missing) and print their logins."""
+    system = _system(settings)
+    print("Demo logins (for trying it out on 127.0.0.1 only):")
+    for name, roles, password in DEMO_USERS:
+        try:
+            with system.writing() as uow:
+                users.add_user(uow, name, roles, password)
+        except InvalidSubmission:
+            pass  # already there from an earlier run
+        print(f"  {name:<10} {password:<20} {', '.join(roles)}")
+    return 0
+
+
+def cmd_serve(args, settings):
+    """Validate the diagrams, then run gunicorn with the application factory."""
+    _system(settings)  # a broken diagram stops start here, with a message naming file, element and line
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
+            "--access-logfile", "-", "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(L)ss',
+            "web:create_app()"]
+    os.execv(sys.executable, argv)
+
+
+def parser():
+    """The argument parser of every sub-command."""
+    p = argparse.ArgumentParser(prog="incidents", description="Code of Conduct incident response as executable BPMN.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create or upgrade the database").set_defaults(func=cmd_init)
+    serve = sub.add_parser("serve", help="serve the web app and API with gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=cmd_serve)
+    validate = sub.add_parser("validate", help="validate the diagrams of a directory")
+    validate.add_argument("directory", nargs="?")
+    validate.set_defaults(func=cmd_validate)
+    user = sub.add_parser("user", help="manage staff users").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="add a user")
+    add.add_argument("name")
+    add.add_argument("--role", action="append", required=True)
+    add.add_argument("--password")
+    add.set_defaults(func=cmd_user_add)
+    sub.add_parser("seed-demo", help="create demo users for every role").set_defaults(func=cmd_seed_demo)
+    return p
+
+
+def main(argv=None):
+    """Entry point of the `incidents` command."""
+    args = parser().parse_args(argv)
+    return args.func(args, Settings.from_env()) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Settings, read once from INCIDENTS_* environment variables by whoever builds the application."""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with defaults that work on a fresh clone."""
+
+    database_url: str = f"sqlite:///{ROOT / 'instance' / 'incidents.sqlite3'}"
+    bpmn_dir: str = str(ROOT / "bpmn")
+    secret_key_file: str = str(ROOT / "instance" / "secret_key")
+    secret_key: str | None = None
+    token_hours: int = 12
+    session_idle_minutes: int = 60
+    public_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ=None):
+        """Build settings from `environ` (default: os.environ); unset variables keep their defaults."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            database_url=env.get("INCIDENTS_DATABASE_URL", defaults.database_url),
+            bpmn_dir=env.get("INCIDENTS_BPMN_DIR", defaults.bpmn_dir),
+            secret_key_file=env.get("INCIDENTS_SECRET_KEY_FILE", defaults.secret_key_file),
+            secret_key=env.get("INCIDENTS_SECRET_KEY") or None,
+            token_hours=int(env.get("INCIDENTS_TOKEN_HOURS", defaults.token_hours)),
+            session_idle_minutes=int(env.get("INCIDENTS_SESSION_IDLE_MINUTES", defaults.session_idle_minutes)),
+            public_url=env.get("INCIDENTS_PUBLIC_URL") or None,
+        )

@@ -1,0 +1,218 @@
+"""Loads, validates and lints a directory of BPMN diagrams and DMN tables into a process version."""
+import ast
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import TemplateSyntaxError
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from .errors import DiagramError, RestrictedCodeError
+from .instructions import check_template
+from .roles import TASK_ROLES
+from .scripting import compile_expression, compile_script
+from .xmlsafe import parse_safely
+
+TOP_PROCESS = "incident_response"
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
+
+
+@dataclass(frozen=True)
+class UserTaskSpec:
+    """What the app needs to know of one user task: its id (= form key), title, lane and texts."""
+
+    id: str
+    name: str
+    role: str
+    documentation: str
+    instructions: str
+    file_name: str
+    line: int
+
+
+@dataclass
+class ProcessVersion:
+    """One validated set of diagrams, DMN tables and forms, identified by its content hash."""
+
+    hash: str
+    files: dict
+    spec: object
+    subprocess_specs: dict
+    user_tasks: dict
+    forms: dict
+    messages: frozenset = field(default_factory=frozenset)
+
+
+def load_directory(directory, forms) -> ProcessVersion:
+    """Load every .bpmn and .dmn file of `directory`; raise DiagramError naming file, element, line."""
+    directory = Path(directory)
+    files = {p.name: p.read_bytes() for p in sorted(directory.iterdir())
+             if p.suffix in (".bpmn", ".dmn") and p.is_file()}
+    if not files:
+        raise DiagramError(f"no .bpmn or .dmn files in {directory}")
+    return load_files(files, forms)
+
+
+def load_files(files: dict, forms: dict) -> ProcessVersion:
+    """Validate and parse diagram files given as {name: bytes} with the forms they use."""
+    trees = {name: parse_safely(data, name) for name, data in files.items()}
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    for name, tree in trees.items():
+        try:
+            if name.endswith(".dmn"):
+                parser.add_dmn_xml(tree, filename=name)
+            else:
+                parser.add_bpmn_xml(tree, filename=name)
+        except ValidationException as err:
+            raise _from_spiff(err, name) from None
+    try:
+        spec = parser.get_spec(TOP_PROCESS)
+        subprocess_specs = parser.get_subprocess_specs(TOP_PROCESS)
+    except ValidationException as err:
+        raise _from_spiff(err, None) from None
+    user_tasks = {}
+    messages = set()
+    for name, tree in trees.items():
+        if name.endswith(".dmn"):
+            _lint_dmn(name, tree)
+            continue
+        _lint_bpmn(name, tree)
+        user_tasks.update(_user_tasks(name, tree))
+        messages.update(m.get("name") for m in tree.iter(f"{{{BPMN}}}message"))
+    _check_forms(user_tasks, forms)
+    return ProcessVersion(
+        hash=content_hash(files, forms), files={n: d.decode("utf-8") for n, d in files.items()},
+        spec=spec, subprocess_specs=subprocess_specs, user_tasks=user_tasks, forms=dict(forms),
+        messages=frozenset(messages),
+    )
+
+
+def content_hash(files: dict, forms: dict) -> str:
+    """Hash the files' bytes and the forms' field descriptions: equal content, equal version."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name] + b"\0")
+    described = {key: form.describe() for key, form in sorted(forms.items())}
+    digest.update(json.dumps(described, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _from_spiff(err, name):
+    """Turn Spiff's ValidationException into a DiagramError with whatever location it carries."""
+    message = str(err).split("\n")[0]
+    return DiagramError(message, getattr(err, "file_name", None) or name,
+                        getattr(err, "id", None) or None, getattr(err, "line_number", None) or None)
+
+
+def _element_id(node):
+    """The id of the nearest element that has one (a flow for its condition, a task for its script)."""
+    while node is not None and node.get("id") is None:
+        node = node.getparent()
+    return node.get("id") if node is not None else None
+
+
+def _lint_code(name, node, text, kind):
+    """Compile one piece of diagram code under the restrictions, or raise DiagramError."""
+    try:
+        if kind == "script":
+            compile_script(text)
+        else:
+            compile_expression(text)
+    except RestrictedCodeError as err:
+        raise DiagramError(f"{kind} {text!r} is not allowed: {err}", name, _element_id(node), node.sourceline) from None
+
+
+def _lint_bpmn(name, tree):
+    """Check every condition, script, timer and instruction template in one BPMN file."""
+    for node in tree.iter(f"{{{BPMN}}}conditionExpression"):
+        _lint_code(name, node, (node.text or "").strip(), "condition")
+    for tag in (f"{{{BPMN}}}script", f"{{{SPIFF}}}preScript", f"{{{SPIFF}}}postScript"):
+        for node in tree.iter(tag):
+            _lint_code(name, node, node.text or "", "script")
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for node in tree.iter(f"{{{BPMN}}}{tag}"):
+            text = (node.text or "").strip()
+            _lint_code(name, node, text, "timer expression")
+            _check_timer_literal(name, node, text, tag)
+    for node in tree.iter(f"{{{SPIFF}}}instructionsForEndUser"):
+        try:
+            check_template(node.text or "")
+        except TemplateSyntaxError as err:
+            raise DiagramError(f"instructions do not parse: {err.message}", name, _element_id(node),
+                               node.sourceline + (err.lineno or 1) - 1) from None
+
+
+def _check_timer_literal(name, node, text, tag):
+    """A quoted timer value must be a valid ISO 8601 duration, date or cycle."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return  # an expression over case data: checked when it runs
+    try:
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        if tag == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(value)
+        elif tag == "timeDate":
+            TimerEventDefinition.get_datetime(value)
+        else:
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+    except Exception:
+        raise DiagramError(f"timer value {text} is not a valid ISO 8601 {tag}", name,
+                           _element_id(node), node.sourceline) from None
+
+
+def _lint_dmn(name, tree):
+    """Check every input expression and cell of the DMN tables in one file."""
+    for node in tree.iter():
+        if not isinstance(node.tag, str) or node.tag.split("}")[-1] != "text":
+            continue
+        parent = node.getparent().tag.split("}")[-1]
+        text = (node.text or "").strip()
+        if parent not in ("inputExpression", "inputEntry", "outputEntry") or text in ("", "-"):
+            continue
+        try:
+            compile_expression(text)
+        except RestrictedCodeError:
+            if parent != "inputEntry":
+                _lint_code(name, node, text, "DMN expression")
+            _lint_code(name, node, f"dmninputexpr {text}", "DMN cell")
+
+
+def _user_tasks(name, tree):
+    """Collect the user tasks of one file with the lane (= role) each sits in."""
+    lanes = {}
+    for lane in tree.iter(f"{{{BPMN}}}lane"):
+        for ref in lane.findall(f"{{{BPMN}}}flowNodeRef"):
+            lanes[(ref.text or "").strip()] = lane.get("id")
+    found = {}
+    for node in tree.iter(f"{{{BPMN}}}userTask"):
+        task_id = node.get("id")
+        role = lanes.get(task_id)
+        if role not in TASK_ROLES:
+            raise DiagramError(f"user task is in lane {role!r}, which is not a role that completes tasks "
+                               f"({', '.join(sorted(TASK_ROLES))})", name, task_id, node.sourceline)
+        doc = node.find(f"{{{BPMN}}}documentation")
+        instructions = node.find(f".//{{{SPIFF}}}instructionsForEndUser")
+        found[task_id] = UserTaskSpec(
+            id=task_id, name=node.get("name") or task_id, role=role,
+            documentation=(doc.text or "").strip() if doc is not None else "",
+            instructions=(instructions.text or "").strip() if instructions is not None else "",
+            file_name=name, line=node.sourceline,
+        )
+    return found
+
+
+def _check_forms(user_tasks, forms):
+    """Every user task has a form and every form has a user task."""
+    for task_id, task in sorted(user_tasks.items()):
+        if task_id not in forms:
+            raise DiagramError("user task has no form (forms/ has no schema with this key)",
+                               task.file_name, task_id, task.line)
+    for key in sorted(set(forms) - set(user_tasks)):
+        raise DiagramError(f"form {key!r} has no user task with this id in any diagram", element_id=key)

@@ -1,0 +1,146 @@
+"""Runs one case's workflow on its process version: start, ready tasks, complete, messages, state."""
+import json
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from .errors import NotFound, TaskNotReady
+from .roles import acting_role
+from .scripting import restricted_script_engine
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A user task waiting for someone: its engine id, BPMN id, title, lane and acting role."""
+
+    id: str
+    task: str
+    title: str
+    lane: str
+    role: str
+
+
+class _StateOnlyConverter(BpmnWorkflowConverter):
+    """Stores a workflow's state without its parsed diagram, which is cached per process version."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _serializer():
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _StateOnlyConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+class CaseRunner:
+    """Wraps SpiffWorkflow for one process version; every workflow it touches runs restricted code."""
+
+    def __init__(self, version):
+        self.version = version
+        self._serializer = _serializer()
+        self._script_engine = restricted_script_engine()
+
+    def start(self, start_data: dict) -> BpmnWorkflow:
+        """Create a workflow, hand it the intake data and run it to the first wait."""
+        workflow = BpmnWorkflow(self.version.spec, self.version.subprocess_specs,
+                                script_engine=self._script_engine)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(start_data)
+        workflow.do_engine_steps()
+        return workflow
+
+    def dumps(self, workflow) -> str:
+        """Serialize the workflow's state (not its diagram) to JSON text."""
+        registry = self._serializer.registry
+        registry._encoder_mode = True
+        try:
+            dct = self._serializer.to_dict(workflow)
+            return json.dumps(dct, cls=self._serializer._encoder_cls, separators=(",", ":"))
+        finally:
+            registry._encoder_mode = False
+
+    def loads(self, state: str) -> BpmnWorkflow:
+        """Restore a workflow from `dumps` output, always with the restricted script engine."""
+        dct = json.loads(state)
+        workflow = self._serializer.registry.restore(
+            dct, spec=self.version.spec, subprocess_specs=self.version.subprocess_specs)
+        workflow.script_engine = self._script_engine
+        return workflow
+
+    def ready_tasks(self, workflow) -> list:
+        """The user tasks waiting for input, with the role that acts on each."""
+        out = []
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = self.version.user_tasks.get(task.task_spec.bpmn_id)
+            if spec is None:
+                continue
+            out.append(ReadyTask(str(task.id), spec.id, spec.name, spec.role, acting_role(spec.role, task.data)))
+        return out
+
+    def task_data(self, workflow, task_id: str) -> dict:
+        """The data a ready task sees (for its instructions)."""
+        return self._ready(workflow, task_id).data
+
+    def complete(self, workflow, task_id: str, data: dict) -> None:
+        """Put validated form data on a ready task, complete it and run to the next wait."""
+        task = self._ready(workflow, task_id)
+        task.data.update(data)
+        task.run()
+        workflow.do_engine_steps()
+
+    def catch_message(self, workflow, name: str, payload: dict) -> None:
+        """Deliver a named message (e.g. safety_concern) to the workflow and run to the next wait."""
+        workflow.catch(BpmnEvent(MessageEventDefinition(name), payload))
+        workflow.do_engine_steps()
+
+    def refresh(self, workflow) -> None:
+        """Fire due timers and run to the next wait."""
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+
+    def data(self, workflow) -> dict:
+        """The case's current data: what the waiting tasks see, or the final data of a finished case."""
+        merged = {}
+        waiting = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        sources = waiting if waiting else [workflow.last_task] if workflow.last_task else []
+        for task in sorted(sources, key=lambda t: t.last_state_change):
+            merged.update(task.data)
+        if not sources:
+            merged.update(workflow.data)
+        return {k: v for k, v in merged.items() if not k.startswith("_")}
+
+    def is_completed(self, workflow) -> bool:
+        """True when the workflow reached its end."""
+        return workflow.is_completed()
+
+    def _ready(self, workflow, task_id):
+        try:
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+        except (ValueError, TypeError, KeyError):
+            raise NotFound(f"no task {task_id}") from None
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        if task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(f"task {task_id} is not waiting for input")
+        return task

@@ -1,0 +1,136 @@
+"""A script environment for diagram code: compile-time guarded, reduced builtins, time bound.
+
+Scripts, gateway conditions, timer expressions and DMN cells come from diagrams that
+policy staff edit, so they never run as plain Python (see notes/spiffworkflow.md).
+"""
+import sys
+import time
+from functools import lru_cache
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from .errors import RestrictedCodeError
+
+TIME_LIMIT_SECONDS = 1.0
+
+_BUILTINS = dict(safe_builtins)
+_BUILTINS.update({
+    name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
+    for name in ("min", "max", "sum", "any", "all", "enumerate", "list", "dict", "set")
+})
+
+
+def _inplace(op, x, y):
+    """Support `+=` and friends on plain values."""
+    ops = {"+=": lambda: x + y, "-=": lambda: x - y, "*=": lambda: x * y}
+    if op not in ops:
+        raise RestrictedCodeError(f"operator {op} is not allowed in diagram code")
+    return ops[op]()
+
+
+_GUARDS = {
+    "__builtins__": _BUILTINS,
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": _inplace,
+}
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(expression: str):
+    """Compile a condition or DMN cell under RestrictedPython, or raise RestrictedCodeError."""
+    result = compile_restricted_eval(expression, "<diagram expression>")
+    if result.errors or result.code is None:
+        raise RestrictedCodeError("; ".join(result.errors) or f"cannot compile {expression!r}")
+    return result.code
+
+
+@lru_cache(maxsize=1024)
+def compile_script(script: str):
+    """Compile a script task body under RestrictedPython, or raise RestrictedCodeError."""
+    result = compile_restricted_exec(script, "<diagram script>")
+    if result.errors or result.code is None:
+        raise RestrictedCodeError("; ".join(result.errors) or "cannot compile script")
+    return result.code
+
+
+class _Deadline:
+    """Stops diagram code that runs past the time limit (a `while True: pass`)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __enter__(self):
+        self.end = time.monotonic() + self.seconds
+        self.previous = sys.gettrace()
+        sys.settrace(self._global)
+        return self
+
+    def _global(self, frame, event, arg):
+        if frame.f_code.co_filename.startswith("<diagram"):
+            # a one-line loop emits no line events, so watch opcodes too
+            frame.f_trace_opcodes = True
+            return self._local
+        return None
+
+    def _local(self, frame, event, arg):
+        if time.monotonic() > self.end:
+            raise RestrictedCodeError(f"diagram code ran longer than {self.seconds} s and was stopped")
+        return self._local
+
+    def __exit__(self, *exc):
+        sys.settrace(self.previous)
+        return False
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """Evaluates and executes diagram code with RestrictedPython's guards and a time limit."""
+
+    def __init__(self, time_limit=TIME_LIMIT_SECONDS):
+        super().__init__({})
+        self.time_limit = time_limit
+
+    def evaluate(self, expression, context, external_context=None):
+        """Return the value of a condition, timer or DMN expression over the task data."""
+        code = compile_expression(expression)
+        scope = dict(context)
+        scope.update(external_context or {})
+        scope.update(_GUARDS)
+        with _Deadline(self.time_limit):
+            return eval(code, scope)
+
+    def execute(self, script, context, external_context=None):
+        """Run a script task; the variables it assigns become task data."""
+        code = compile_script(script)
+        scope = dict(context)
+        scope.update(external_context or {})
+        scope.update(_GUARDS)
+        with _Deadline(self.time_limit):
+            exec(code, scope)
+        for key in list(context):
+            if key not in scope:
+                del context[key]
+        for key, value in scope.items():
+            if key in _GUARDS or (external_context and key in external_context) or callable(value):
+                continue
+            context[key] = value
+        return True
+
+    def call_service(self, context, **kwargs):
+        """Service tasks are not part of this process."""
+        raise RestrictedCodeError("service tasks are not allowed")
+
+
+def restricted_script_engine():
+    """Return a Spiff script engine that runs diagram code only in the restricted environment."""
+    return PythonScriptEngine(environment=RestrictedEnvironment())

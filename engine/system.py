@@ -1,0 +1,43 @@
+"""Builds the running system once: settings, database, loaded process versions."""
+from dataclasses import dataclass
+
+from forms import FORMS
+
+from .config import Settings
+from .db import create_schema, make_engine, session_factories
+from .processes import ProcessRegistry
+from .uow import UnitOfWork
+
+
+@dataclass
+class Incidents:
+    """The collaborators every use case needs, built once per process."""
+
+    settings: Settings
+    db: object
+    processes: ProcessRegistry
+    _read: object
+    _write: object
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work for reads."""
+        return UnitOfWork(self._read)
+
+    def writing(self) -> UnitOfWork:
+        """A unit of work for changes (takes the write lock up front on SQLite)."""
+        return UnitOfWork(self._write)
+
+    def create_schema(self) -> None:
+        """Create missing tables and record the current process version."""
+        create_schema(self.db)
+        with self.writing() as uow:
+            self.processes.record_current(uow.session)
+            uow.commit()
+
+
+def build(settings: Settings, forms=None) -> Incidents:
+    """Load and validate every diagram, then connect to the database; raises DiagramError on a broken diagram."""
+    processes = ProcessRegistry.from_directory(settings.bpmn_dir, forms or FORMS)
+    db = make_engine(settings.database_url)
+    read, write = session_factories(db)
+    return Incidents(settings, db, processes, read, write)

@@ -1,0 +1,102 @@
+"""Staff accounts: argon2id password hashes, roles, and API bearer tokens."""
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from .errors import AuthenticationFailed, InvalidSubmission
+from .models import ApiToken, User, utcnow
+from .roles import REPORTER, STAFF_ROLES
+
+_HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
+_DUMMY_HASH = _HASHER.hash("not a real password")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,79}$")
+MIN_PASSWORD = 8
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever acts: a staff user with roles, or the reporter through their private link."""
+
+    username: str
+    roles: frozenset
+
+    @property
+    def is_reporter(self):
+        return self.roles == frozenset({REPORTER})
+
+
+REPORTER_ACTOR = Actor("reporter", frozenset({REPORTER}))
+
+
+def add_user(uow, username: str, roles, password: str) -> Actor:
+    """Create a user with argon2id-hashed password and the given roles, or raise InvalidSubmission."""
+    errors = {}
+    if not USERNAME.match(username or ""):
+        errors["username"] = ["Use 2-80 lower-case letters, digits, '.', '_' or '-'."]
+    roles = sorted(set(roles or []))
+    bad = [r for r in roles if r not in STAFF_ROLES]
+    if not roles or bad:
+        errors["roles"] = [f"Choose one or more of {', '.join(sorted(STAFF_ROLES))}" +
+                           (f"; unknown: {', '.join(bad)}" if bad else "")]
+    if len(password or "") < MIN_PASSWORD:
+        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    if not errors and uow.session.scalars(select(User).where(User.username == username)).first():
+        errors["username"] = ["This username is taken."]
+    if errors:
+        raise InvalidSubmission(errors)
+    uow.session.add(User(username=username, password_hash=_HASHER.hash(password), roles=roles))
+    uow.commit()
+    return Actor(username, frozenset(roles))
+
+
+def authenticate(uow, username: str, password: str) -> Actor:
+    """Return the actor for a correct username and password, or raise AuthenticationFailed."""
+    user = uow.session.scalars(select(User).where(User.username == (username or ""))).first()
+    try:
+        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        raise AuthenticationFailed("wrong username or password") from None
+    if user is None or not user.active:
+        raise AuthenticationFailed("wrong username or password")
+    return Actor(user.username, frozenset(user.roles))
+
+
+def actor_for(uow, username: str):
+    """The active user's actor, or None when the account is gone or disabled."""
+    user = uow.session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        return None
+    return Actor(user.username, frozenset(user.roles))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(uow, actor: Actor, hours: int) -> str:
+    """Create an API bearer token for `actor`; only its SHA-256 is stored."""
+    user = uow.session.scalars(select(User).where(User.username == actor.username)).one()
+    token = secrets.token_urlsafe(32)
+    uow.session.add(ApiToken(token_hash=_digest(token), user_id=user.id,
+                             expires_at=utcnow() + timedelta(hours=hours)))
+    uow.commit()
+    return token
+
+
+def actor_for_token(uow, token: str) -> Actor:
+    """The actor a live token belongs to, or raise AuthenticationFailed."""
+    row = uow.session.get(ApiToken, _digest(token or ""))
+    if row is None:
+        raise AuthenticationFailed("unknown token")
+    if row.expires_at < utcnow():
+        raise AuthenticationFailed("token expired")
+    user = uow.session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise AuthenticationFailed("account disabled")
+    return Actor(user.username, frozenset(user.roles))

@@ -1,0 +1,56 @@
+"""The Flask front end and JSON API: thin views over the engine's use cases."""
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+from engine.config import Settings
+from engine.system import build
+
+
+def _secret_key(settings: Settings) -> str:
+    """The session signing key: from the environment, else a key file created once (shared by all workers)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.secret_key_file)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass  # another worker created it first
+    return path.read_text().strip()
+
+
+def create_app(test_config=None):
+    """Build the application; `test_config` may carry SETTINGS or a ready INCIDENTS system."""
+    test_config = test_config or {}
+    app = Flask(__name__)
+    settings = test_config.get("SETTINGS") or Settings.from_env()
+    system = test_config.get("INCIDENTS") or build(settings)
+    app.config.update(
+        SECRET_KEY=_secret_key(settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("INCIDENTS_SECURE_COOKIES") == "1",
+        SESSION_COOKIE_NAME="incidents_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in test_config.items() if k not in ("SETTINGS", "INCIDENTS")})
+    app.extensions["incidents"] = system
+
+    from . import api, auth, errors, pages, reporter
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(reporter.bp)
+    app.register_blueprint(api.bp)
+    errors.register(app)
+    auth.register(app)
+    return app

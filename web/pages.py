@@ -1,0 +1,93 @@
+"""Staff pages: inbox, opening a case, the case page and the task page."""
+from flask import Blueprint, g, redirect, render_template, request, url_for
+
+from engine import cases
+from engine.errors import InvalidSubmission
+from engine.roles import CASE_OPENING_ROLES, MESSAGE_ROLES
+from forms import INTAKE_FORM
+
+from .auth import login_required
+from .context import reporter_url, system
+from .formdata import from_html
+from .markup import instructions_html
+
+bp = Blueprint("pages", __name__)
+
+MESSAGE_LABELS = {"safety_concern": "Raise a safety concern", "attendee_distressed": "Log a distressed attendee",
+                  "appeal": "Record an appeal"}
+
+
+@bp.route("/")
+@login_required
+def inbox():
+    """The ready tasks of the user's roles, newest case first."""
+    with system().reading() as uow:
+        tasks = cases.list_inbox(uow, g.actor)
+    may_open = bool(g.actor.roles & set(CASE_OPENING_ROLES))
+    return render_template("pages/inbox.html", tasks=tasks, may_open=may_open)
+
+
+@bp.route("/cases/new", methods=("GET", "POST"))
+@login_required
+def new_case():
+    """The intake form; opening a case leads to its page."""
+    fields = INTAKE_FORM.describe()
+    values, errors = {}, {}
+    if request.method == "POST":
+        values = request.form
+        data = from_html(fields, request.form)
+        try:
+            with system().writing() as uow:
+                case = cases.open_case(uow, system().processes, g.actor, data)
+        except InvalidSubmission as err:
+            errors = err.errors
+        else:
+            return redirect(url_for("pages.case", case_id=case["id"]))
+    held = [r for r in CASE_OPENING_ROLES if r in g.actor.roles]
+    defaults = {"opened_by_role": held[0] if held else ""}
+    return render_template("pages/new_case.html", fields=fields, values=values or defaults, errors=errors), \
+        (422 if errors else 200)
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def case(case_id):
+    """Status, current tasks, the reporter's link (for on-site staff) and the full history."""
+    with system().reading() as uow:
+        view = cases.get_case(uow, g.actor, case_id)
+        history = cases.case_history(uow, g.actor, case_id)
+    messages = [(name, MESSAGE_LABELS[name]) for name, roles in MESSAGE_ROLES.items()
+                if g.actor.roles & roles and (name == "appeal") == (view["status"] == "closed")]
+    return render_template("pages/case.html", case=view, history=history, messages=messages,
+                           reporter_link=reporter_url(view["reporter_token"]))
+
+
+@bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))
+@login_required
+def raise_message(case_id, name):
+    """Raise a safety concern, a distressed attendee or an appeal on the case."""
+    note = request.form.get("note", "").strip()
+    with system().writing() as uow:
+        cases.raise_message(uow, system().processes, g.actor, case_id, name, {"note": note} if note else {})
+    return redirect(url_for("pages.case", case_id=case_id))
+
+
+@bp.route("/tasks/<task_id>", methods=("GET", "POST"))
+@login_required
+def task(task_id):
+    """The step's instructions and its form; errors shown next to the fields, values kept."""
+    with system().reading() as uow:
+        view = cases.get_task(uow, system().processes, g.actor, task_id)
+    values, errors = {}, {}
+    if request.method == "POST":
+        values = request.form
+        try:
+            with system().writing() as uow:
+                cases.complete_task(uow, system().processes, g.actor, task_id,
+                                    from_html(view["fields"], request.form))
+        except InvalidSubmission as err:
+            errors = err.errors
+        else:
+            return redirect(url_for("pages.case", case_id=view["case_id"]))
+    return render_template("pages/task.html", task=view, instructions=instructions_html(view["instructions"]),
+                           values=values, errors=errors), (422 if errors else 200)
