@@ -3,6 +3,7 @@
 Scripts, gateway conditions, timer expressions and DMN cells come from diagrams that
 policy staff edit, so they never run as plain Python (see notes/spiffworkflow.md).
 """
+import builtins
 import sys
 import time
 from functools import lru_cache
@@ -24,6 +25,16 @@ _BUILTINS.update({
     name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
     for name in ("min", "max", "sum", "any", "all", "enumerate", "list", "dict", "set")
 })
+
+
+_FORBIDDEN_NAMES = frozenset(name for name in dir(builtins) if name not in _BUILTINS)
+
+
+def _check_names(result, kind):
+    """Refuse Python builtins outside the allowed set (open, eval, getattr, ...) at compile time."""
+    used = sorted(set(result.used_names or ()) & _FORBIDDEN_NAMES)
+    if used:
+        raise RestrictedCodeError(f"{kind} uses {', '.join(used)}, which diagram code may not use")
 
 
 def _inplace(op, x, y):
@@ -52,6 +63,7 @@ def compile_expression(expression: str):
     result = compile_restricted_eval(expression, "<diagram expression>")
     if result.errors or result.code is None:
         raise RestrictedCodeError("; ".join(result.errors) or f"cannot compile {expression!r}")
+    _check_names(result, "expression")
     return result.code
 
 
@@ -61,6 +73,7 @@ def compile_script(script: str):
     result = compile_restricted_exec(script, "<diagram script>")
     if result.errors or result.code is None:
         raise RestrictedCodeError("; ".join(result.errors) or "cannot compile script")
+    _check_names(result, "script")
     return result.code
 
 

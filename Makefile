@@ -1,0 +1,39 @@
+# Everything a fresh machine needs: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install run test lint-diagrams chromium clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(STAMP) node_modules/.installed
+
+# Debian's chromium, driven by Playwright in the browser tests (Playwright's own browser download cannot be used here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+run: $(STAMP)
+	$(BIN)/incidents init
+	$(BIN)/incidents seed-demo
+	$(BIN)/incidents serve --host 127.0.0.1 --port 8000
+
+lint-diagrams: install
+	npx --no bpmnlint bpmn/*.bpmn
+	$(BIN)/incidents validate bpmn
+
+test: install chromium lint-diagrams
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) node_modules instance test-artifacts

@@ -1,0 +1,87 @@
+"""Fixtures: the real diagrams loaded once, a fresh database per test, the app, clients and users."""
+import pytest
+
+from engine import users
+from engine.config import ROOT, Settings
+from engine.db import make_engine, session_factories
+from engine.processes import ProcessRegistry
+from engine.system import Incidents
+from forms import FORMS
+from web import create_app
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def processes():
+    """The real diagrams of bpmn/, parsed once for the whole run."""
+    return ProcessRegistry.from_directory(ROOT / "bpmn", FORMS)
+
+
+@pytest.fixture
+def system(processes, tmp_path):
+    """The engine's collaborators on a fresh SQLite file."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'incidents.sqlite3'}",
+                        secret_key="test-secret", secret_key_file=str(tmp_path / "key"))
+    db = make_engine(settings.database_url)
+    read, write = session_factories(db)
+    incidents = Incidents(settings, db, processes, read, write)
+    incidents.create_schema()
+    yield incidents
+    db.dispose()
+
+
+@pytest.fixture
+def make_user(system):
+    """Create a staff user with roles; returns its Actor."""
+    def make(name, *roles):
+        with system.writing() as uow:
+            return users.add_user(uow, name, list(roles), PASSWORD)
+    return make
+
+
+@pytest.fixture
+def staff(make_user):
+    """One user per role, plus one who holds two roles."""
+    return {
+        "onsite": make_user("olga", "onsite_staff"),
+        "team": make_user("tom", "incident_team"),
+        "organizer": make_user("orla", "organizer"),
+        "auditor": make_user("audrey", "auditor"),
+        "policy": make_user("pol", "policy"),
+        "both": make_user("bea", "onsite_staff", "organizer"),
+    }
+
+
+@pytest.fixture
+def app(system):
+    """The Flask app on the test database."""
+    return create_app({"TESTING": True, "SETTINGS": system.settings, "INCIDENTS": system})
+
+
+@pytest.fixture
+def client(app):
+    """A test client for pages and API."""
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client, staff):
+    """Call the JSON API as a named user: api('olga').get('/api/tasks')."""
+    tokens = {}
+
+    class As:
+        def __init__(self, username):
+            if username not in tokens:
+                reply = client.post("/api/tokens", json={"username": username, "password": PASSWORD})
+                assert reply.status_code == 201, reply.get_json()
+                tokens[username] = reply.get_json()["token"]
+            self.headers = {"Authorization": f"Bearer {tokens[username]}"}
+
+        def get(self, url):
+            return client.get(url, headers=self.headers)
+
+        def post(self, url, json=None):
+            return client.post(url, json=json, headers=self.headers)
+
+    return As

@@ -1,0 +1,143 @@
+"""The staff pages and the reporter's private link, through Flask's test client."""
+import re
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+INTAKE = {"event_name": "HackPages", "event_format": "digital", "region": "europe",
+          "opened_by_role": "onsite_staff", "reporter_anonymous": "true"}
+
+
+def csrf(page):
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def login(client, username):
+    page = client.get("/login")
+    reply = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf(page)})
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    return reply
+
+
+def post_form(client, url, data):
+    return client.post(url, data={**data, "csrf_token": csrf(client.get(url))})
+
+
+def open_case(client):
+    reply = post_form(client, "/cases/new", INTAKE)
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    return int(reply.headers["Location"].rsplit("/", 1)[1])
+
+
+def first_task(client, case_id, task):
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    match = re.search(r'href="/tasks/([0-9a-f-]+)"><strong>([^<]+)</strong>', page)
+    assert match, page
+    return match.group(1)
+
+
+def test_pages_need_a_login(client):
+    for url in ("/", "/cases/new", "/cases/1", "/tasks/abc"):
+        reply = client.get(url)
+        assert reply.status_code == 302 and "/login" in reply.headers["Location"]
+
+
+def test_a_wrong_password_is_refused(client, staff):
+    page = client.get("/login")
+    reply = client.post("/login", data={"username": "olga", "password": "nope", "csrf_token": csrf(page)})
+    assert reply.status_code == 401 and "Wrong username or password." in reply.get_data(as_text=True)
+
+
+def test_login_sets_a_fresh_httponly_lax_session(client, staff):
+    client.get("/login")
+    before = client.get_cookie("incidents_session").value
+    reply = login(client, "olga")
+    cookie = reply.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get_cookie("incidents_session").value != before
+
+
+def test_a_post_without_the_csrf_token_is_refused(client, staff):
+    login(client, "olga")
+    reply = client.post("/cases/new", data=INTAKE)
+    assert reply.status_code == 400
+
+
+def test_a_case_is_opened_and_a_task_completed_through_the_pages(client, staff):
+    login(client, "olga")
+    case_id = open_case(client)
+    inbox = client.get("/").get_data(as_text=True)
+    assert "Call the Incident Response Team" in inbox and f"Case #{case_id}" in inbox
+    task_id = first_task(client, case_id, "call_incident_team")
+    page = client.get(f"/tasks/{task_id}")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "+44 800 808 5675" in page.get_data(as_text=True)
+    reply = post_form(client, f"/tasks/{task_id}", {"team_member_contacted": "Tess", "called_at": "2026-11-24T10:00"})
+    assert reply.status_code == 302 and reply.headers["Location"] == f"/cases/{case_id}"
+    case = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Assess safety" in case and "task completed: call_incident_team" in case and "Tess" in case
+
+
+def test_validation_errors_are_shown_next_to_the_field_and_values_are_kept(client, staff):
+    login(client, "olga")
+    case_id = open_case(client)
+    task_id = first_task(client, case_id, "call_incident_team")
+    reply = post_form(client, f"/tasks/{task_id}", {"team_member_contacted": "Tess Kept"})
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 422
+    field = re.search(r'<div class="field has-error" id="field-called_at">.*?</div>', page, re.S).group(0)
+    assert "Missing data for required field." in field
+    assert 'value="Tess Kept"' in page
+
+
+def test_the_reporter_writes_through_the_private_link_once(client, staff):
+    login(client, "olga")
+    case_id = open_case(client)
+    steps = [("call_incident_team", {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}),
+             ("assess_safety", {"general_threat": "false"}),
+             ("ask_victim_law_enforcement", {"victim_requests_law_enforcement": "false"}),
+             ("support_victim", {"offered_private_place": "true", "explained_role_and_asked": "true",
+                                 "gave_emergency_contacts": "true"}),
+             ("choose_account_writer", {"written_by": "reporter"})]
+    for task, data in steps:
+        assert post_form(client, f"/tasks/{first_task(client, case_id, task)}", data).status_code == 302
+    case_page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    link = re.search(r'value="(http://localhost/r/[^"]+)"', case_page).group(1)
+    path = link.replace("http://localhost", "")
+    reporter = client.application.test_client()
+    page = reporter.get(path)
+    assert page.status_code == 200 and "Write your account" in page.get_data(as_text=True)
+    reply = reporter.post(path, data={"behavior": "It happened", "csrf_token": csrf(page)})
+    assert reply.status_code == 422 and "It happened" in reply.get_data(as_text=True)
+    reply = reporter.post(path, data={"harasser_identification": "Mal", "behavior": "It happened",
+                                      "approximate_time": "22:00", "others_aware": "Kim\nLee\n",
+                                      "csrf_token": csrf(page)})
+    assert reply.status_code == 200 and "Thank you" in reply.get_data(as_text=True)
+    assert reporter.get(path).status_code == 404
+    assert "Reporter&#39;s private link" not in client.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+def test_a_safety_concern_can_be_raised_from_the_case_page(client, staff):
+    login(client, "olga")
+    case_id = open_case(client)
+    page = client.get(f"/cases/{case_id}")
+    reply = client.post(f"/cases/{case_id}/messages/safety_concern", data={"csrf_token": csrf(page)})
+    assert reply.status_code == 302
+    assert "Summon security or police" in client.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+def test_security_headers_are_sent(client, staff):
+    reply = client.get("/login")
+    assert "default-src 'self'" in reply.headers["Content-Security-Policy"]
+    assert reply.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("user,status", [("orla", 403), ("pol", 403)])
+def test_other_roles_cannot_open_someone_elses_task_page(client, staff, user, status):
+    login(client, "olga")
+    case_id = open_case(client)
+    task_id = first_task(client, case_id, "call_incident_team")
+    client.post("/logout", data={"csrf_token": csrf(client.get("/"))})
+    login(client, user)
+    assert client.get(f"/tasks/{task_id}").status_code == status
