@@ -5,7 +5,10 @@ exact user tasks visited, the ready tasks at the forks, the data recorded and wh
 """
 import pytest
 
+from engine.config import ROOT
+from engine.diagrams import load_directory
 from engine.errors import InvalidSubmission
+from forms import FORMS
 
 from .driver import CaseDriver
 
@@ -38,12 +41,30 @@ CLOSE = ["close_case"]
 UP_TO_DECISION = STAFF_CALLS_TEAM + SAFE_VICTIM_DECLINES + TRANSCRIBED_REPORT
 
 
+# ------------------------------------------------------------------ fixture
+
+
+@pytest.fixture
+def version(processes):
+    """The current diagrams, freshly parsed for each test (the same files as `processes.current`).
+
+    SpiffWorkflow wires an event sub-process into the parsed spec the first time a message triggers it
+    (BpmnStartTask.trigger_wf connects it to the spec's Start), so after one safety_concern or
+    attendee_distressed on any case of a parsed version, every later case of that version starts the
+    sub-process eagerly and never completes. Parsing per test (~30 ms) keeps these paths independent of
+    each other and of the other test files; the leak itself is pinned by an xfail test at the end.
+    """
+    fresh = load_directory(ROOT / "bpmn", FORMS)
+    assert set(fresh.user_tasks) == set(processes.current.user_tasks)
+    return fresh
+
+
 # ------------------------------------------------------------------ step helpers
 
 
-def open_case(processes, **intake):
+def open_case(version, **intake):
     """A new case on the current diagrams (on-site staff opens it unless told otherwise)."""
-    return CaseDriver(processes.current, **intake)
+    return CaseDriver(version, **intake)
 
 
 def call_team(driver):
@@ -161,9 +182,9 @@ def respond_to_distress(driver, notes):
                     distress_notes=notes)
 
 
-def to_decision(processes, **intake):
+def to_decision(version, **intake):
     """A case opened by on-site staff, past the safety gate and the report, waiting for the decision."""
-    driver = open_case(processes, **intake)
+    driver = open_case(version, **intake)
     call_team(driver)
     pass_safety_gate(driver)
     file_report(driver)
@@ -171,11 +192,11 @@ def to_decision(processes, **intake):
     return driver
 
 
-def run_case(processes, opened_by="onsite_staff", reached=True, threat=False, police=False,
+def run_case(version, opened_by="onsite_staff", reached=True, threat=False, police=False,
              writer="staff_transcription", actions=("no_action",), last_disputed=False,
              announcer=None, rejections=0, appeal_outcome=None):
     """A whole case: every action but the last is disputed and revised; the last stands."""
-    driver = open_case(processes, opened_by_role=opened_by)
+    driver = open_case(version, opened_by_role=opened_by)
     take_case(driver, opened_by, reached)
     pass_safety_gate(driver, threat, police)
     file_report(driver, writer)
@@ -200,8 +221,8 @@ def run_case(processes, opened_by="onsite_staff", reached=True, threat=False, po
 # ------------------------------------------------------------------ intake
 
 
-def test_a_case_opened_by_onsite_staff_starts_by_calling_the_incident_team(processes):
-    driver = open_case(processes)
+def test_a_case_opened_by_onsite_staff_starts_by_calling_the_incident_team(version):
+    driver = open_case(version)
     assert driver.ready == ["call_incident_team"]
     assert driver.role_of("call_incident_team") == "onsite_staff"
     assert driver.data["reporting_phone"] == "+44 800 808 5675"
@@ -215,8 +236,8 @@ def test_a_case_opened_by_onsite_staff_starts_by_calling_the_incident_team(proce
     assert driver.visited == ["call_incident_team"]
 
 
-def test_an_organizer_who_reaches_onsite_staff_hands_them_the_case(processes):
-    driver = open_case(processes, opened_by_role="organizer")
+def test_an_organizer_who_reaches_onsite_staff_hands_them_the_case(version):
+    driver = open_case(version, opened_by_role="organizer")
     assert driver.ready == ["connect_onsite_staff"]
     assert driver.role_of("connect_onsite_staff") == "organizer"
     driver.complete("connect_onsite_staff", onsite_staff_reached=True)
@@ -230,8 +251,8 @@ def test_an_organizer_who_reaches_onsite_staff_hands_them_the_case(processes):
     assert driver.visited == ["connect_onsite_staff", "call_incident_team"]
 
 
-def test_an_organizer_who_cannot_reach_onsite_staff_contacts_the_team_which_takes_the_staff_role(processes):
-    driver = open_case(processes, opened_by_role="organizer", region="canada")
+def test_an_organizer_who_cannot_reach_onsite_staff_contacts_the_team_which_takes_the_staff_role(version):
+    driver = open_case(version, opened_by_role="organizer", region="canada")
     driver.complete("connect_onsite_staff", onsite_staff_reached=False)
     assert driver.ready == ["contact_team_now"]
     assert driver.role_of("contact_team_now") == "organizer"
@@ -244,8 +265,8 @@ def test_an_organizer_who_cannot_reach_onsite_staff_contacts_the_team_which_take
     assert driver.visited == ["connect_onsite_staff", "contact_team_now"]
 
 
-def test_the_incident_team_that_reaches_onsite_staff_hands_them_the_case(processes):
-    driver = open_case(processes, opened_by_role="incident_team")
+def test_the_incident_team_that_reaches_onsite_staff_hands_them_the_case(version):
+    driver = open_case(version, opened_by_role="incident_team")
     assert driver.ready == ["reach_onsite_staff"]
     assert driver.role_of("reach_onsite_staff") == "incident_team"
     driver.complete("reach_onsite_staff", onsite_staff_reached=True)
@@ -256,8 +277,8 @@ def test_the_incident_team_that_reaches_onsite_staff_hands_them_the_case(process
     assert driver.visited == ["reach_onsite_staff", "call_incident_team"]
 
 
-def test_the_incident_team_that_cannot_reach_onsite_staff_runs_the_whole_case_in_the_staff_role(processes):
-    driver = open_case(processes, opened_by_role="incident_team")
+def test_the_incident_team_that_cannot_reach_onsite_staff_runs_the_whole_case_in_the_staff_role(version):
+    driver = open_case(version, opened_by_role="incident_team")
     driver.complete("reach_onsite_staff", onsite_staff_reached=False)
     assert driver.ready == ["assess_safety"]
     assert driver.data["staff_role"] == "incident_team"
@@ -291,8 +312,8 @@ def test_the_incident_team_that_cannot_reach_onsite_staff_runs_the_whole_case_in
 # ------------------------------------------------------------------ safety gate
 
 
-def test_a_general_threat_summons_security_without_asking_the_victim(processes):
-    driver = open_case(processes)
+def test_a_general_threat_summons_security_without_asking_the_victim(version):
+    driver = open_case(version)
     call_team(driver)
     driver.complete("assess_safety", general_threat=True)
     assert driver.ready == ["summon_security"]
@@ -308,8 +329,8 @@ def test_a_general_threat_summons_security_without_asking_the_victim(processes):
     assert "victim_requests_law_enforcement" not in driver.data
 
 
-def test_without_a_threat_the_victim_is_asked_and_nobody_is_involved_when_they_decline(processes):
-    driver = open_case(processes)
+def test_without_a_threat_the_victim_is_asked_and_nobody_is_involved_when_they_decline(version):
+    driver = open_case(version)
     call_team(driver)
     driver.complete("assess_safety", general_threat=False)
     assert driver.ready == ["ask_victim_law_enforcement"]
@@ -325,8 +346,8 @@ def test_without_a_threat_the_victim_is_asked_and_nobody_is_involved_when_they_d
     assert driver.data["gave_emergency_contacts"] is True
 
 
-def test_without_a_threat_law_enforcement_is_involved_at_the_victims_request(processes):
-    driver = open_case(processes)
+def test_without_a_threat_law_enforcement_is_involved_at_the_victims_request(version):
+    driver = open_case(version)
     call_team(driver)
     driver.complete("assess_safety", general_threat=False)
     driver.complete("ask_victim_law_enforcement", victim_requests_law_enforcement=True)
@@ -343,8 +364,8 @@ def test_without_a_threat_law_enforcement_is_involved_at_the_victims_request(pro
     assert "summoned" not in driver.data
 
 
-def test_supporting_the_victim_needs_every_checklist_item_ticked(processes):
-    driver = open_case(processes)
+def test_supporting_the_victim_needs_every_checklist_item_ticked(version):
+    driver = open_case(version)
     call_team(driver)
     driver.complete("assess_safety", general_threat=False)
     driver.complete("ask_victim_law_enforcement", victim_requests_law_enforcement=False)
@@ -359,8 +380,8 @@ def test_supporting_the_victim_needs_every_checklist_item_ticked(processes):
 # ------------------------------------------------------------------ initial report
 
 
-def test_the_reporter_writes_their_own_account_in_the_reporter_lane(processes):
-    driver = open_case(processes)
+def test_the_reporter_writes_their_own_account_in_the_reporter_lane(version):
+    driver = open_case(version)
     call_team(driver)
     pass_safety_gate(driver)
     driver.complete("choose_account_writer", written_by="reporter")
@@ -379,8 +400,8 @@ def test_the_reporter_writes_their_own_account_in_the_reporter_lane(processes):
     assert driver.data["report_reviewed"] is True
 
 
-def test_staff_transcribe_the_account_when_the_reporter_cannot_write(processes):
-    driver = open_case(processes)
+def test_staff_transcribe_the_account_when_the_reporter_cannot_write(version):
+    driver = open_case(version)
     call_team(driver)
     pass_safety_gate(driver)
     driver.complete("choose_account_writer", written_by="staff_transcription")
@@ -397,8 +418,8 @@ def test_staff_transcribe_the_account_when_the_reporter_cannot_write(processes):
 # ------------------------------------------------------------------ decision and response
 
 
-def test_the_review_and_the_organizers_view_run_in_parallel_before_the_decision(processes):
-    driver = to_decision(processes)
+def test_the_review_and_the_organizers_view_run_in_parallel_before_the_decision(version):
+    driver = to_decision(version)
     assert driver.role_of("review_report") == "incident_team"
     assert driver.role_of("add_organizer_view") == "organizer"
     driver.complete("add_organizer_view", organizer_view="Known to the organizers.")
@@ -411,8 +432,8 @@ def test_the_review_and_the_organizers_view_run_in_parallel_before_the_decision(
     assert driver.data["policy_assessment"] == "Violation."
 
 
-def test_no_action_goes_from_the_meeting_straight_to_public_communication(processes):
-    driver = to_decision(processes)
+def test_no_action_goes_from_the_meeting_straight_to_public_communication(version):
+    driver = to_decision(version)
     decide(driver, "no_action")
     assert driver.ready == ["meet_harasser"]
     assert driver.role_of("meet_harasser") == "onsite_staff"
@@ -428,8 +449,8 @@ def test_no_action_goes_from_the_meeting_straight_to_public_communication(proces
     assert "harasser_account" not in driver.data
 
 
-def test_a_warning_records_whether_it_is_written_or_verbal_and_sends_no_notice(processes):
-    driver = to_decision(processes)
+def test_a_warning_records_whether_it_is_written_or_verbal_and_sends_no_notice(version):
+    driver = to_decision(version)
     decide(driver, "warning", warning_form="verbal")
     meet_harasser(driver)
     assert driver.ready == ["inform_aware_people"]
@@ -441,8 +462,8 @@ def test_a_warning_records_whether_it_is_written_or_verbal_and_sends_no_notice(p
     assert "notice_sent_at" not in driver.data
 
 
-def test_a_warning_needs_its_form_and_a_suspension_needs_its_length(processes):
-    driver = to_decision(processes)
+def test_a_warning_needs_its_form_and_a_suspension_needs_its_length(version):
+    driver = to_decision(version)
     review(driver)
     with pytest.raises(InvalidSubmission):
         driver.complete("decide_action", action="warning", rationale="r", decided_with="olga")
@@ -451,8 +472,8 @@ def test_a_warning_needs_its_form_and_a_suspension_needs_its_length(processes):
     assert driver.ready == ["decide_action"]
 
 
-def test_a_temporary_suspension_records_its_length_and_is_notified_in_writing_then_acknowledged(processes):
-    driver = to_decision(processes)
+def test_a_temporary_suspension_records_its_length_and_is_notified_in_writing_then_acknowledged(version):
+    driver = to_decision(version)
     decide(driver, "temporary_suspension", suspension_length="two events")
     meet_harasser(driver)
     assert driver.ready == ["send_written_notice"]
@@ -473,8 +494,8 @@ def test_a_temporary_suspension_records_its_length_and_is_notified_in_writing_th
     assert driver.data["sanction_acknowledged"] is True
 
 
-def test_a_permanent_ban_is_notified_in_writing_then_acknowledged_by_the_organizers(processes):
-    driver = to_decision(processes)
+def test_a_permanent_ban_is_notified_in_writing_then_acknowledged_by_the_organizers(version):
+    driver = to_decision(version)
     decide(driver, "permanent_ban")
     meet_harasser(driver)
     assert driver.ready == ["send_written_notice"]
@@ -489,8 +510,8 @@ def test_a_permanent_ban_is_notified_in_writing_then_acknowledged_by_the_organiz
 
 
 @pytest.mark.parametrize("action", ["no_action", "warning", "temporary_suspension", "permanent_ban"])
-def test_only_suspensions_and_bans_get_a_written_notice_and_an_organizer_acknowledgement(processes, action):
-    driver = run_case(processes, actions=(action,))
+def test_only_suspensions_and_bans_get_a_written_notice_and_an_organizer_acknowledgement(version, action):
+    driver = run_case(version, actions=(action,))
     notified = action in SANCTIONS
     assert ("send_written_notice" in driver.visited) is notified
     assert ("acknowledge_sanction" in driver.visited) is notified
@@ -498,8 +519,8 @@ def test_only_suspensions_and_bans_get_a_written_notice_and_an_organizer_acknowl
     assert driver.data["case_closed"] is True
 
 
-def test_a_disputed_decision_that_is_not_revised_stands(processes):
-    driver = to_decision(processes)
+def test_a_disputed_decision_that_is_not_revised_stands(version):
+    driver = to_decision(version)
     decide(driver, "warning")
     meet_harasser(driver, disputes=True)
     assert driver.ready == ["reconsider_decision"]
@@ -518,16 +539,16 @@ def test_a_disputed_decision_that_is_not_revised_stands(processes):
     assert "decision_capped" not in driver.data
 
 
-def test_a_dispute_must_record_the_harassers_side_of_the_story(processes):
-    driver = to_decision(processes)
+def test_a_dispute_must_record_the_harassers_side_of_the_story(version):
+    driver = to_decision(version)
     decide(driver)
     with pytest.raises(InvalidSubmission):
         driver.complete("meet_harasser", report_summarized=True, decision_notified=True, harasser_disputes=True)
     assert driver.ready == ["meet_harasser"]
 
 
-def test_a_revised_decision_goes_back_to_the_decision_stage_and_the_new_decision_applies(processes):
-    driver = to_decision(processes)
+def test_a_revised_decision_goes_back_to_the_decision_stage_and_the_new_decision_applies(version):
+    driver = to_decision(version)
     decide(driver, "temporary_suspension")
     first = {key: driver.data[key] for key in ("action", "suspension_length", "decision_round")}
     assert first == {"action": "temporary_suspension", "suspension_length": "this event and the next 2 events",
@@ -552,8 +573,8 @@ def test_a_revised_decision_goes_back_to_the_decision_stage_and_the_new_decision
     assert "decision_capped" not in driver.data
 
 
-def test_decision_revisions_stop_at_the_cap_and_the_last_decision_stands(processes):
-    driver = to_decision(processes)
+def test_decision_revisions_stop_at_the_cap_and_the_last_decision_stands(version):
+    driver = to_decision(version)
     assert driver.data["max_decision_rounds"] == 3
     for round_number, action in enumerate(["warning", "temporary_suspension"], start=1):
         decide(driver, action)
@@ -582,8 +603,8 @@ def test_decision_revisions_stop_at_the_cap_and_the_last_decision_stands(process
 # ------------------------------------------------------------------ public communication
 
 
-def test_no_announcement_goes_straight_to_closing_the_case(processes):
-    driver = to_decision(processes)
+def test_no_announcement_goes_straight_to_closing_the_case(version):
+    driver = to_decision(version)
     decide(driver)
     meet_harasser(driver)
     inform_aware(driver)
@@ -598,8 +619,8 @@ def test_no_announcement_goes_straight_to_closing_the_case(processes):
     assert driver.data["no_details_shared"] is True
 
 
-def test_onsite_staff_make_the_announcement_by_default(processes):
-    driver = to_decision(processes)
+def test_onsite_staff_make_the_announcement_by_default(version):
+    driver = to_decision(version)
     decide(driver)
     meet_harasser(driver)
     inform_aware(driver)
@@ -617,8 +638,8 @@ def test_onsite_staff_make_the_announcement_by_default(processes):
     assert "wording_approved" not in driver.data
 
 
-def test_an_organizer_announcement_sent_back_once_is_redrafted_approved_and_delivered(processes):
-    driver = to_decision(processes)
+def test_an_organizer_announcement_sent_back_once_is_redrafted_approved_and_delivered(version):
+    driver = to_decision(version)
     decide(driver)
     meet_harasser(driver)
     inform_aware(driver)
@@ -650,8 +671,8 @@ def test_an_organizer_announcement_sent_back_once_is_redrafted_approved_and_deli
     assert "wording_capped" not in driver.data
 
 
-def test_sending_the_wording_back_needs_feedback(processes):
-    driver = to_decision(processes)
+def test_sending_the_wording_back_needs_feedback(version):
+    driver = to_decision(version)
     decide(driver)
     meet_harasser(driver)
     inform_aware(driver)
@@ -662,8 +683,8 @@ def test_sending_the_wording_back_needs_feedback(processes):
     assert driver.ready == ["approve_wording"]
 
 
-def test_wording_sent_back_five_times_hands_the_announcement_to_onsite_staff(processes):
-    driver = to_decision(processes)
+def test_wording_sent_back_five_times_hands_the_announcement_to_onsite_staff(version):
+    driver = to_decision(version)
     decide(driver)
     meet_harasser(driver)
     inform_aware(driver)
@@ -689,8 +710,8 @@ def test_wording_sent_back_five_times_hands_the_announcement_to_onsite_staff(pro
 # ------------------------------------------------------------------ messages on an open case
 
 
-def test_distress_logged_twice_gives_two_responses_that_do_not_disturb_the_main_flow(processes):
-    driver = to_decision(processes)
+def test_distress_logged_twice_gives_two_responses_that_do_not_disturb_the_main_flow(version):
+    driver = to_decision(version)
     decide(driver, "warning")
     assert driver.ready == ["meet_harasser"]
     before = {key: driver.data[key] for key in ("action", "warning_form", "decision_round", "staff_role")}
@@ -711,8 +732,8 @@ def test_distress_logged_twice_gives_two_responses_that_do_not_disturb_the_main_
     assert driver.runner.is_completed(driver.workflow)
 
 
-def test_a_safety_concern_during_the_decision_summons_security_while_the_decision_goes_on(processes):
-    driver = to_decision(processes)
+def test_a_safety_concern_during_the_decision_summons_security_while_the_decision_goes_on(version):
+    driver = to_decision(version)
     driver.complete("review_report", policy_assessment="Violation.")
     assert driver.ready == ["add_organizer_view"]
     driver.message("safety_concern", raised_by="olga", role="onsite_staff", note="person came back")
@@ -735,28 +756,30 @@ def test_a_safety_concern_during_the_decision_summons_security_while_the_decisio
     assert "summon_security" not in driver.visited
 
 
-def test_a_case_with_an_open_distress_response_is_closed_but_finishes_only_when_it_is_done(processes):
-    driver = to_decision(processes)
+def test_a_distress_response_left_open_at_closing_can_still_be_done_and_then_the_case_finishes(version):
+    driver = to_decision(version)
     decide(driver)
     meet_harasser(driver)
     communicate(driver)
     driver.message("attendee_distressed", raised_by="olga", role="onsite_staff")
     assert driver.ready == ["close_case", "respond_to_distress"]
     close(driver)
-    assert driver.data["case_closed"] is True
-    assert driver.closed
     assert driver.ready == ["respond_to_distress"]
     assert not driver.runner.is_completed(driver.workflow)
     respond_to_distress(driver, "After closing.")
     assert driver.ready == []
     assert driver.runner.is_completed(driver.workflow)
+    assert driver.closed
+    assert driver.data["case_closed"] is True
+    assert driver.visited == (UP_TO_DECISION + DECISION + ["meet_harasser"] + NO_ANNOUNCEMENT + CLOSE
+                              + ["respond_to_distress"])
 
 
 # ------------------------------------------------------------------ closing and appeal
 
 
-def test_a_no_action_case_is_fully_completed_when_it_is_closed(processes):
-    driver = to_decision(processes)
+def test_a_no_action_case_is_fully_completed_when_it_is_closed(version):
+    driver = to_decision(version)
     decide(driver, "no_action")
     meet_harasser(driver)
     communicate(driver)
@@ -770,8 +793,8 @@ def test_a_no_action_case_is_fully_completed_when_it_is_closed(processes):
     assert driver.data["closing_summary"] == "Handled; no private details here."
 
 
-def test_an_appeal_on_a_closed_suspended_case_is_decided_by_the_incident_team(processes):
-    driver = run_case(processes, actions=("temporary_suspension",))
+def test_an_appeal_on_a_closed_suspended_case_is_decided_by_the_incident_team(version):
+    driver = run_case(version, actions=("temporary_suspension",))
     assert driver.ready == []
     assert driver.closed is True
     assert driver.data["case_closed"] is True
@@ -793,17 +816,17 @@ def test_an_appeal_on_a_closed_suspended_case_is_decided_by_the_incident_team(pr
 # ------------------------------------------------------------------ coverage
 
 
-def test_every_user_task_is_visited_by_some_path(processes):
+def test_every_user_task_is_visited_by_some_path(processes, version):
     runs = [
-        run_case(processes),
-        run_case(processes, opened_by="organizer", reached=False, threat=True, writer="reporter",
+        run_case(version),
+        run_case(version, opened_by="organizer", reached=False, threat=True, writer="reporter",
                  actions=("warning", "temporary_suspension"), last_disputed=True, announcer="organizer",
                  rejections=1, appeal_outcome="upheld"),
-        run_case(processes, opened_by="incident_team", reached=True, police=True,
+        run_case(version, opened_by="incident_team", reached=True, police=True,
                  actions=("permanent_ban",), announcer="onsite_staff"),
-        run_case(processes, opened_by="organizer", reached=True, actions=("no_action",), announcer="default"),
+        run_case(version, opened_by="organizer", reached=True, actions=("no_action",), announcer="default"),
     ]
-    with_messages = to_decision(processes)
+    with_messages = to_decision(version)
     with_messages.message("safety_concern", raised_by="olga", role="onsite_staff")
     with_messages.message("attendee_distressed", raised_by="olga", role="onsite_staff")
     with_messages.complete("summon_security_now", summoned="police", summoned_at=WHEN)
@@ -819,8 +842,8 @@ def test_every_user_task_is_visited_by_some_path(processes):
 
 @pytest.mark.xfail(reason="event sub-process tasks do not see staff_role: in a team-run case the safety "
                           "concern and distress tasks still go to the unreachable on-site staff")
-def test_safety_concern_and_distress_go_to_the_team_when_it_holds_the_staff_role(processes):
-    driver = open_case(processes, opened_by_role="incident_team")
+def test_safety_concern_and_distress_go_to_the_team_when_it_holds_the_staff_role(version):
+    driver = open_case(version, opened_by_role="incident_team")
     driver.complete("reach_onsite_staff", onsite_staff_reached=False)
     driver.message("safety_concern", raised_by="tom", role="incident_team")
     driver.message("attendee_distressed", raised_by="tom", role="incident_team")
@@ -831,11 +854,37 @@ def test_safety_concern_and_distress_go_to_the_team_when_it_holds_the_staff_role
 
 @pytest.mark.xfail(reason="a revised decision keeps the earlier suspension_length, so a ban that replaces a "
                           "suspension is notified with the old length instead of 'permanent'")
-def test_a_ban_that_replaces_a_suspension_carries_no_suspension_length(processes):
-    driver = to_decision(processes)
+def test_a_ban_that_replaces_a_suspension_carries_no_suspension_length(version):
+    driver = to_decision(version)
     decide(driver, "temporary_suspension")
     meet_harasser(driver, disputes=True)
     reconsider(driver, revised=True)
     decide(driver, "permanent_ban")
     assert driver.data["action"] == "permanent_ban"
     assert driver.data.get("suspension_length") is None
+
+
+@pytest.mark.xfail(reason="while a distress response is open the case data is read from that task alone, "
+                          "which holds only the intake: close_case is done but case_closed is not visible")
+def test_a_case_closed_while_a_distress_response_is_open_shows_as_closed(version):
+    driver = to_decision(version)
+    decide(driver)
+    meet_harasser(driver)
+    communicate(driver)
+    driver.message("attendee_distressed", raised_by="olga", role="onsite_staff")
+    close(driver)
+    assert driver.ready == ["respond_to_distress"]
+    assert driver.data.get("case_closed") is True
+    assert driver.closed
+
+
+@pytest.mark.xfail(reason="SpiffWorkflow connects a triggered event sub-process into the shared parsed spec, "
+                          "so after a message on one case, later cases of the same version never complete "
+                          "and lose their data (case_closed) at closing")
+def test_a_message_on_one_case_does_not_change_how_other_cases_of_the_version_end(version):
+    first = open_case(version)
+    first.message("attendee_distressed", raised_by="olga", role="onsite_staff")
+    second = run_case(version)
+    assert second.ready == []
+    assert second.runner.is_completed(second.workflow)
+    assert second.data.get("case_closed") is True

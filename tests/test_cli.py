@@ -1,0 +1,88 @@
+"""The `incidents` command: init, user add, validate, seed-demo and serve (gunicorn) as real processes."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from engine.config import ROOT
+
+INCIDENTS = [sys.executable, "-m", "cli.main"]
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {**os.environ, "INCIDENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+            "INCIDENTS_SECRET_KEY_FILE": str(tmp_path / "secret_key"), "PYTHONPATH": str(ROOT)}
+
+
+def run(env, *args):
+    return subprocess.run([*INCIDENTS, *args], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_init_then_user_add_then_a_duplicate_is_refused(env):
+    assert run(env, "init").returncode == 0
+    added = run(env, "user", "add", "sam", "--role", "onsite_staff", "--role", "organizer", "--password", "long enough")
+    assert added.returncode == 0 and "onsite_staff, organizer" in added.stdout
+    again = run(env, "user", "add", "sam", "--role", "onsite_staff", "--password", "long enough")
+    assert again.returncode == 1 and "username: This username is taken." in again.stderr
+    bad = run(env, "user", "add", "kim", "--role", "wizard", "--password", "long enough")
+    assert bad.returncode == 1 and "unknown: wizard" in bad.stderr
+
+
+def test_seed_demo_prints_a_login_for_every_role(env):
+    assert run(env, "init").returncode == 0
+    out = run(env, "seed-demo").stdout
+    for role in ("onsite_staff", "incident_team", "organizer", "auditor", "policy"):
+        assert role in out
+
+
+def test_validate_accepts_the_real_diagrams_and_names_the_broken_element(env, tmp_path):
+    ok = run(env, "validate", str(ROOT / "bpmn"))
+    assert ok.returncode == 0 and "30 user tasks" in ok.stdout
+    broken = tmp_path / "bpmn"
+    shutil.copytree(ROOT / "bpmn", broken)
+    path = broken / "response.bpmn"
+    path.write_text(path.read_text().replace("harasser_disputes == True", "harasser_disputes ==="))
+    result = run(env, "validate", str(broken))
+    assert result.returncode == 1
+    assert "response.bpmn" in result.stderr and "flow_gw_disputes_to_gw_revision_allowed" in result.stderr
+    assert "line " in result.stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_gunicorn_and_refuses_to_start_on_a_broken_diagram(env, tmp_path):
+    assert run(env, "init").returncode == 0
+    port = free_port()
+    server = subprocess.Popen([*INCIDENTS, "serve", "--port", str(port), "--workers", "2"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as reply:
+                    assert reply.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "gunicorn" in output.lower() or "Booting worker" in output
+    broken = tmp_path / "broken"
+    shutil.copytree(ROOT / "bpmn", broken)
+    (broken / "decision.bpmn").write_text("<definitions>")
+    result = subprocess.run([*INCIDENTS, "serve", "--port", str(free_port())], env={**env, "INCIDENTS_BPMN_DIR": str(broken)},
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode != 0 and "decision.bpmn" in result.stderr and "line 1" in result.stderr
