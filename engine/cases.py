@@ -52,7 +52,7 @@ def open_case(uow, processes, actor, intake) -> dict:
     data = validate(INTAKE_FORM, intake)
     if data["opened_by_role"] not in actor.roles:
         raise InvalidSubmission({"opened_by_role": ["You can only open a case in a role you hold."]})
-    data.setdefault("excluded_staff", [])
+    data["excluded_staff"] = data.get("excluded_staff") or []
     if not data.get("reporter_name"):
         data.pop("reporter_name", None)
     session = uow.session

@@ -11,6 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from .errors import DiagramError, RestrictedCodeError
+from .event_subprocesses import isolate
 from .instructions import check_template
 from .roles import TASK_ROLES
 from .scripting import compile_expression, compile_script
@@ -46,6 +47,7 @@ class ProcessVersion:
     user_tasks: dict
     forms: dict
     messages: frozenset = field(default_factory=frozenset)
+    event_subprocesses: frozenset = field(default_factory=frozenset)
 
 
 def load_directory(directory, forms) -> ProcessVersion:
@@ -75,6 +77,7 @@ def load_files(files: dict, forms: dict) -> ProcessVersion:
         subprocess_specs = parser.get_subprocess_specs(TOP_PROCESS)
     except ValidationException as err:
         raise _from_spiff(err, None) from None
+    event_subprocesses = isolate(spec, *subprocess_specs.values())
     user_tasks = {}
     messages = set()
     for name, tree in trees.items():
@@ -88,7 +91,7 @@ def load_files(files: dict, forms: dict) -> ProcessVersion:
     return ProcessVersion(
         hash=content_hash(files, forms), files={n: d.decode("utf-8") for n, d in files.items()},
         spec=spec, subprocess_specs=subprocess_specs, user_tasks=user_tasks, forms=dict(forms),
-        messages=frozenset(messages),
+        messages=frozenset(messages), event_subprocesses=event_subprocesses,
     )
 
 

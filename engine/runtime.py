@@ -28,6 +28,9 @@ class ReadyTask:
     role: str
 
 
+_BOOKKEEPING = frozenset({"Root", "Start", "End"})
+
+
 class _StateOnlyConverter(BpmnWorkflowConverter):
     """Stores a workflow's state without its parsed diagram, which is cached per process version."""
 
@@ -89,13 +92,14 @@ class CaseRunner:
         return workflow
 
     def ready_tasks(self, workflow) -> list:
-        """The user tasks waiting for input, with the role that acts on each."""
+        """The user tasks waiting for input, with the role that acts on each (from the case's data)."""
+        case_data = self.data(workflow)
         out = []
         for task in workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = self.version.user_tasks.get(task.task_spec.bpmn_id)
             if spec is None:
                 continue
-            out.append(ReadyTask(str(task.id), spec.id, spec.name, spec.role, acting_role(spec.role, task.data)))
+            out.append(ReadyTask(str(task.id), spec.id, spec.name, spec.role, acting_role(spec.role, case_data)))
         return out
 
     def task_data(self, workflow, task_id: str) -> dict:
@@ -120,14 +124,27 @@ class CaseRunner:
         workflow.do_engine_steps()
 
     def data(self, workflow) -> dict:
-        """The case's current data: what the waiting tasks see, or the final data of a finished case."""
+        """The case's current data, read from its main line of work.
+
+        That is the most recently completed main-line task plus every task still waiting for input.
+        Event sub-processes (safety concern, distress) start from the intake data and keep their own
+        copy, so they never supply case data; what they record is in the case history.
+        """
+        side = {id(sub) for parent_id, sub in workflow.subprocesses.items()
+                if workflow.get_task_from_id(parent_id).task_spec.name in self.version.event_subprocesses}
+        latest, frontier = None, []
+        for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.READY | TaskState.STARTED):
+            name = task.task_spec.name
+            if (id(task.workflow) in side or name in self.version.event_subprocesses
+                    or name in _BOOKKEEPING or name.endswith(".EndJoin")):
+                continue
+            if task.state != TaskState.COMPLETED:
+                frontier.append(task)
+            elif latest is None or task.last_state_change >= latest.last_state_change:
+                latest = task
         merged = {}
-        waiting = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-        sources = waiting if waiting else [workflow.last_task] if workflow.last_task else []
-        for task in sorted(sources, key=lambda t: t.last_state_change):
+        for task in sorted(frontier + ([latest] if latest else []), key=lambda t: t.last_state_change):
             merged.update(task.data)
-        if not sources:
-            merged.update(workflow.data)
         return {k: v for k, v in merged.items() if not k.startswith("_")}
 
     def is_completed(self, workflow) -> bool:

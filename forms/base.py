@@ -88,8 +88,11 @@ class Form(Schema):
 
     @post_load
     def _plain_values(self, data, **kwargs):
-        """Case data holds only JSON values: datetimes become ISO 8601 strings."""
-        return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in data.items()}
+        """JSON values only (datetimes as ISO 8601), and every field present: an optional field left
+        empty is None, so a step done again (a revised decision) never keeps a stale earlier answer."""
+        out = {name: None for name in self.fields}
+        out.update({key: value.isoformat() if isinstance(value, datetime) else value for key, value in data.items()})
+        return out
 
     @classmethod
     def describe(cls):

@@ -145,11 +145,20 @@ def test_a_forbidden_or_broken_condition_names_the_flow(condition):
     assert err.value.element_id == "flow_gw_general_threat_to_summon_security" and err.value.line
 
 
-def test_a_bad_timer_literal_names_the_timer():
-    broken = edited("incident_response.bpmn", '"P30D"', '"P30X"')
+@pytest.mark.parametrize("value,ok", [('"P30X"', False), ('"PT15M"', True), ("15", False)])
+def test_a_timer_literal_must_be_an_iso_duration(value, ok):
+    text = (BPMN_DIR / "incident_response.bpmn").read_text()
+    start = text.index('<bpmn:messageEventDefinition id="appeal_received_def"')
+    end = text.index("</bpmn:messageEventDefinition>", start) + len("</bpmn:messageEventDefinition>")
+    timer = (f'<bpmn:timerEventDefinition id="appeal_timer"><bpmn:timeDuration>{value}'
+             '</bpmn:timeDuration></bpmn:timerEventDefinition>')
+    changed = files(**{"incident_response.bpmn": text[:start] + timer + text[end:]})
+    if ok:
+        load_files(changed, FORMS)
+        return
     with pytest.raises(DiagramError) as err:
-        load_files(files(**broken), FORMS)
-    assert err.value.element_id == "appeal_window_over_def" and "ISO 8601" in str(err.value)
+        load_files(changed, FORMS)
+    assert err.value.element_id == "appeal_timer" and "ISO 8601" in str(err.value) and err.value.line
 
 
 def test_a_forbidden_script_names_the_script_task():
