@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint-diagrams chromium clean
+.PHONY: install run test lint-diagrams chromium clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,6 @@ test: install chromium lint-diagrams
 
 clean:
 	rm -rf $(VENV) node_modules instance test-artifacts
+
+bench: install
+	$(BIN)/python bench/complete_task.py

@@ -79,7 +79,8 @@ def cmd_serve(args, settings):
     """Validate the diagrams, then run gunicorn with the application factory."""
     _system(settings)  # a broken diagram stops start here, with a message naming file, element and line
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
-            "--access-logfile", "-", "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(L)ss',
+            "--access-logfile", "-", "--access-logformat", '"%(m)s %(U)s" %(s)s %(L)ss',
+            "--logger-class", "cli.gunicorn_logging.RedactingLogger",
             "web:create_app()"]
     os.execv(sys.executable, argv)
 

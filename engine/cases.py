@@ -63,10 +63,10 @@ def open_case(uow, processes, actor, intake) -> dict:
                 excluded_staff=list(data["excluded_staff"]), state="", data={})
     session.add(case)
     session.flush()
-    _store(session, runner, case, workflow)
+    rows = _store(session, runner, case, workflow)
     _append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
     _commit(uow)
-    return case_view(case, _ready_rows(session, case.id), actor, session)
+    return case_view(case, rows, actor, session)
 
 
 def list_inbox(uow, actor) -> list:
@@ -106,8 +106,8 @@ def complete_task(uow, processes, actor, task_id, data) -> dict:
     if row.lane == REPORTER:
         raise NotAllowed("the reporter completes this task through their private link")
     check_can_act(actor, case.data, row.role)
-    _complete(uow, processes, actor, case, row, data)
-    return case_view(case, _ready_rows(uow.session, case.id), actor, uow.session)
+    rows = _complete(uow, processes, actor, case, row, data)
+    return case_view(case, rows, actor, uow.session)
 
 
 def raise_message(uow, processes, actor, case_id, name, payload) -> dict:
@@ -136,10 +136,10 @@ def raise_message(uow, processes, actor, case_id, name, payload) -> dict:
     if not {t.id for t in runner.ready_tasks(workflow)} - before:
         # a message nothing reacts to must not look accepted: a safety step would be silently lost
         raise TaskNotReady(f"this case is not waiting for '{name}'")
-    _store(session, runner, case, workflow)
+    rows = _store(session, runner, case, workflow)
     _append(session, case, actor.username, role, "message_raised", name, None, message)
     _commit(uow)
-    return case_view(case, _ready_rows(session, case.id), actor, session)
+    return case_view(case, rows, actor, session)
 
 
 def case_history(uow, actor, case_id) -> list:
@@ -171,7 +171,7 @@ def complete_reporter_task(uow, processes, token, data) -> None:
 def case_view(case, rows, actor, session) -> dict:
     """The case as the API shows it (the reporter token is turned into a link by the web layer)."""
     token = None
-    if sees_reporter_link(actor, case.data):
+    if sees_reporter_link(actor, case.data) and any(r.lane == REPORTER for r in rows):
         token = session.scalars(select(ReporterLink.token).where(
             ReporterLink.case_id == case.id, ReporterLink.used_at.is_(None))).first()
     return {"id": case.id, "status": case.status, "process_version": case.process_version,
@@ -230,34 +230,43 @@ def _complete(uow, processes, actor, case, row, data):
     clean = validate(runner.version.forms[row.task], data)
     workflow = runner.loads(case.state)
     runner.complete(workflow, row.id, clean)
-    _store(session, runner, case, workflow)
+    rows = _store(session, runner, case, workflow)
     _append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean)
     _commit(uow)
+    return rows
 
 
 def _store(session, runner, case, workflow):
-    """Write the workflow state, its data snapshot, status and ready tasks onto the case."""
-    case.state = runner.dumps(workflow)
-    case.data = runner.data(workflow)
-    case.status = "closed" if runner.is_completed(workflow) or case.data.get("case_closed") else "open"
-    case.updated_at = utcnow()
-    ready = {t.id: t for t in runner.ready_tasks(workflow)}
-    existing = {r.id: r for r in _ready_rows(session, case.id)}
-    for task_id, row in existing.items():
-        if task_id not in ready:
-            session.delete(row)
-    for task_id, task in ready.items():
-        if task_id in existing:
-            existing[task_id].role = task.role
-            continue
-        session.add(ReadyTaskRow(id=task_id, case_id=case.id, task=task.task, title=task.title,
-                                 lane=task.lane, role=task.role))
-        if task.lane == REPORTER:
-            session.add(ReporterLink(token=secrets.token_urlsafe(32), case_id=case.id, task_id=task_id))
-    for link in session.scalars(select(ReporterLink).where(ReporterLink.case_id == case.id,
-                                                           ReporterLink.used_at.is_(None))):
-        if link.task_id not in ready:
-            link.used_at = utcnow()
+    """Write the workflow state, its data snapshot, status and ready tasks onto the case; return the ready rows."""
+    with session.no_autoflush:
+        case.state = runner.dumps(workflow)
+        case.data = runner.data(workflow)
+        case.status = "closed" if runner.is_completed(workflow) or case.data.get("case_closed") else "open"
+        case.updated_at = utcnow()
+        ready = {t.id: t for t in runner.ready_tasks(workflow, case.data)}
+        existing = {r.id: r for r in _ready_rows(session, case.id)} if case.id is not None else {}
+        rows = []
+        for task_id, row in existing.items():
+            if task_id in ready:
+                row.role = ready[task_id].role
+                rows.append(row)
+            else:
+                session.delete(row)
+        for task_id, task in ready.items():
+            if task_id in existing:
+                continue
+            row = ReadyTaskRow(id=task_id, case_id=case.id, task=task.task, title=task.title, lane=task.lane,
+                               role=task.role, ready_at=utcnow())
+            session.add(row)
+            rows.append(row)
+            if task.lane == REPORTER:
+                session.add(ReporterLink(token=secrets.token_urlsafe(32), case_id=case.id, task_id=task_id))
+        if any(r.lane == REPORTER for r in existing.values()):
+            for link in session.scalars(select(ReporterLink).where(ReporterLink.case_id == case.id,
+                                                                   ReporterLink.used_at.is_(None))):
+                if link.task_id not in ready:
+                    link.used_at = utcnow()
+    return sorted(rows, key=lambda r: (r.ready_at, r.id))
 
 
 def _append(session, case, actor, role, kind, task, task_id, data):

@@ -91,9 +91,9 @@ class CaseRunner:
         workflow.script_engine = self._script_engine
         return workflow
 
-    def ready_tasks(self, workflow) -> list:
+    def ready_tasks(self, workflow, case_data=None) -> list:
         """The user tasks waiting for input, with the role that acts on each (from the case's data)."""
-        case_data = self.data(workflow)
+        case_data = self.data(workflow) if case_data is None else case_data
         out = []
         for task in workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = self.version.user_tasks.get(task.task_spec.bpmn_id)

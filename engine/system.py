@@ -1,4 +1,5 @@
 """Builds the running system once: settings, database, loaded process versions."""
+import logging
 from dataclasses import dataclass
 
 from forms import FORMS
@@ -37,6 +38,7 @@ class Incidents:
 
 def build(settings: Settings, forms=None) -> Incidents:
     """Load and validate every diagram, then connect to the database; raises DiagramError on a broken diagram."""
+    logging.getLogger("spiff").setLevel(logging.INFO)  # at DEBUG SpiffWorkflow logs whole task data
     processes = ProcessRegistry.from_directory(settings.bpmn_dir, forms or FORMS)
     db = make_engine(settings.database_url)
     read, write = session_factories(db)

@@ -1,5 +1,8 @@
 """Fixtures: the real diagrams loaded once, a fresh database per test, the app, clients and users."""
+import uuid
+
 import pytest
+from sqlalchemy import create_engine, text
 
 from engine import users
 from engine.config import ROOT, Settings
@@ -10,6 +13,7 @@ from forms import FORMS
 from web import create_app
 
 PASSWORD = "correct horse battery"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(scope="session")
@@ -18,11 +22,30 @@ def processes():
     return ProcessRegistry.from_directory(ROOT / "bpmn", FORMS)
 
 
+@pytest.fixture(params=["sqlite"])
+def database_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, or a new schema on the local PostgreSQL server.
+
+    A module runs on both with `pytestmark = pytest.mark.parametrize("database_url",
+    ["sqlite", "postgresql"], indirect=True)`.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'incidents.sqlite3'}"
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
 @pytest.fixture
-def system(processes, tmp_path):
-    """The engine's collaborators on a fresh SQLite file."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'incidents.sqlite3'}",
-                        secret_key="test-secret", secret_key_file=str(tmp_path / "key"))
+def system(processes, tmp_path, database_url):
+    """The engine's collaborators on a fresh database."""
+    settings = Settings(database_url=database_url, secret_key="test-secret", secret_key_file=str(tmp_path / "key"))
     db = make_engine(settings.database_url)
     read, write = session_factories(db)
     incidents = Incidents(settings, db, processes, read, write)

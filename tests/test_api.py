@@ -1,6 +1,8 @@
 """The JSON API end to end on the real diagrams: shapes, the longest path, and every refusal."""
 import pytest
 
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
 INTAKE = {"event_name": "HackAPI", "event_format": "in_person", "region": "canada",
           "opened_by_role": "onsite_staff", "reporter_anonymous": False, "reporter_name": "Rae Porter",
           "excluded_staff": []}

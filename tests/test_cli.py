@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -72,14 +73,20 @@ def test_serve_runs_gunicorn_and_refuses_to_start_on_a_broken_diagram(env, tmp_p
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as reply:
                     assert reply.status == 200
-                    break
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/r/secret-token-value", timeout=2)
+                except urllib.error.HTTPError as err:
+                    assert err.code == 404
+                break
             except OSError:
                 assert time.monotonic() < deadline, "server did not come up"
                 time.sleep(0.2)
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
-    assert "gunicorn" in output.lower() or "Booting worker" in output
+    assert "Booting worker" in output
+    assert '"GET /r/<token>" 404' in output and "secret-token-value" not in output
+    assert "127.0.0.1 " not in output.replace("Listening at: http://127.0.0.1", "")
     broken = tmp_path / "broken"
     shutil.copytree(ROOT / "bpmn", broken)
     (broken / "decision.bpmn").write_text("<definitions>")

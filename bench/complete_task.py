@@ -1,0 +1,98 @@
+"""Prints what completing one user task costs: the raw engine, the use case on SQLite, and over HTTP (in-process).
+
+Every figure comes from the same run on the same diagrams; compare them as ratios, not across machines.
+Run with `make bench`.
+"""
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine import cases, users  # noqa: E402
+from engine.cases import validate  # noqa: E402
+from engine.config import ROOT, Settings  # noqa: E402
+from engine.system import build  # noqa: E402
+from forms import INTAKE_FORM  # noqa: E402
+from web import create_app  # noqa: E402
+
+N = 200
+INTAKE = {"event_name": "Bench", "event_format": "in_person", "region": "europe",
+          "opened_by_role": "onsite_staff", "reporter_anonymous": True}
+CALL = {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}
+ASSESS = {"general_threat": False}
+
+
+def stats(samples):
+    samples = sorted(samples)
+    pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] * 1000  # noqa: E731
+    return statistics.median(samples) * 1000, pick(0.95), pick(0.99)
+
+
+def main():
+    tmp = Path(tempfile.mkdtemp())
+    system = build(Settings(database_url=f"sqlite:///{tmp / 'bench.sqlite3'}", secret_key="bench",
+                            secret_key_file=str(tmp / "key"), bpmn_dir=str(ROOT / "bpmn")))
+    system.create_schema()
+    with system.writing() as uow:
+        actor = users.add_user(uow, "olga", ["onsite_staff"], "bench password")
+    runner = system.processes.runner(system.processes.current.hash)
+
+    # the raw engine: load the stored state, complete a task, save (no validation, no database)
+    workflow = runner.start(validate(INTAKE_FORM, INTAKE))
+    runner.complete(workflow, runner.ready_tasks(workflow)[0].id, CALL)
+    state = runner.dumps(workflow)
+    raw = []
+    for _ in range(N):
+        started = time.perf_counter()
+        wf = runner.loads(state)
+        task = next(t for t in runner.ready_tasks(wf) if t.task == "assess_safety")
+        runner.complete(wf, task.id, ASSESS)
+        runner.dumps(wf)
+        raw.append(time.perf_counter() - started)
+
+    def ready_cases(count):
+        ids = []
+        for _ in range(count):
+            with system.writing() as uow:
+                case = cases.open_case(uow, system.processes, actor, INTAKE)
+            with system.writing() as uow:
+                case = cases.complete_task(uow, system.processes, actor, case["tasks"][0]["id"], CALL)
+            ids.append(case["tasks"][0]["id"])
+        return ids
+
+    # the use case: validate with the form, load the case row, run, store state, tasks and history, commit
+    service = []
+    for task_id in ready_cases(N):
+        started = time.perf_counter()
+        with system.writing() as uow:
+            cases.complete_task(uow, system.processes, actor, task_id, ASSESS)
+        service.append(time.perf_counter() - started)
+
+    # over HTTP through the Flask app in-process (bearer token, JSON in and out)
+    app = create_app({"SETTINGS": system.settings, "INCIDENTS": system})
+    client = app.test_client()
+    token = client.post("/api/tokens", json={"username": "olga", "password": "bench password"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    http = []
+    for task_id in ready_cases(N):
+        started = time.perf_counter()
+        reply = client.post(f"/api/tasks/{task_id}", json={"data": ASSESS}, headers=headers)
+        http.append(time.perf_counter() - started)
+        assert reply.status_code == 200, reply.get_json()
+
+    floor = statistics.median(raw)
+    print(f"complete one user task, {N} samples each, SQLite file, state {len(state)} bytes")
+    print(f"{'measure':<44}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'x raw':>7}")
+    for name, samples in (("raw engine: load + complete + save", raw),
+                          ("use case: validate + engine + SQLite + history", service),
+                          ("HTTP API in-process (Flask test client)", http)):
+        p50, p95, p99 = stats(samples)
+        print(f"{name:<44}{p50:>8.2f}{p95:>8.2f}{p99:>8.2f}{p50 / (floor * 1000):>7.2f}")
+    print("reference: spiff-arena took about 40 ms per completion on this kind of machine (no form validation)")
+
+
+if __name__ == "__main__":
+    main()
