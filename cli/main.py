@@ -4,7 +4,7 @@ import getpass
 import os
 import sys
 
-from engine import users
+from engine import history, users
 from engine.config import Settings
 from engine.diagrams import load_directory
 from engine.errors import DiagramError, InvalidSubmission
@@ -75,6 +75,21 @@ def cmd_seed_demo(args, settings):
     return 0
 
 
+def cmd_verify(args, settings):
+    """Check every case's hash chain; name the first broken link of each broken case."""
+    system = _system(settings)
+    checked = broken = events = 0
+    with system.reading() as uow:
+        for report in history.verify_all(uow.session):
+            checked += 1
+            events += report.events
+            if not report.ok:
+                broken += 1
+                print(f"case {report.case_id}: BROKEN at {report.problem}")
+    print(f"{checked} cases, {events} events checked: {checked - broken} intact, {broken} broken")
+    return 1 if broken else 0
+
+
 def cmd_serve(args, settings):
     """Validate the diagrams, then run gunicorn with the application factory."""
     _system(settings)  # a broken diagram stops start here, with a message naming file, element and line
@@ -105,6 +120,7 @@ def parser():
     add.add_argument("--password")
     add.set_defaults(func=cmd_user_add)
     sub.add_parser("seed-demo", help="create demo users for every role").set_defaults(func=cmd_seed_demo)
+    sub.add_parser("verify", help="check the hash chain of every case history").set_defaults(func=cmd_verify)
     return p
 
 

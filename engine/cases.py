@@ -5,12 +5,13 @@ Each takes a unit of work and plain values and returns plain data; nothing here 
 import secrets
 
 from marshmallow import ValidationError
-from sqlalchemy import desc, func, select
+from sqlalchemy import desc, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from forms import INTAKE_FORM
 
+from . import history
 from .access import check_can_act, check_can_raise, check_can_view, is_excluded, sees_reporter_link
 from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, StaleCase, TaskNotReady
 from .instructions import render_instructions
@@ -64,7 +65,7 @@ def open_case(uow, processes, actor, intake) -> dict:
     session.add(case)
     session.flush()
     rows = _store(session, runner, case, workflow)
-    _append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
+    history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
     _commit(uow)
     return case_view(case, rows, actor, session)
 
@@ -137,7 +138,7 @@ def raise_message(uow, processes, actor, case_id, name, payload) -> dict:
         # a message nothing reacts to must not look accepted: a safety step would be silently lost
         raise TaskNotReady(f"this case is not waiting for '{name}'")
     rows = _store(session, runner, case, workflow)
-    _append(session, case, actor.username, role, "message_raised", name, None, message)
+    history.append(session, case, actor.username, role, "message_raised", name, None, message)
     _commit(uow)
     return case_view(case, rows, actor, session)
 
@@ -231,7 +232,7 @@ def _complete(uow, processes, actor, case, row, data):
     workflow = runner.loads(case.state)
     runner.complete(workflow, row.id, clean)
     rows = _store(session, runner, case, workflow)
-    _append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean)
+    history.append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean)
     _commit(uow)
     return rows
 
@@ -267,13 +268,6 @@ def _store(session, runner, case, workflow):
                 if link.task_id not in ready:
                     link.used_at = utcnow()
     return sorted(rows, key=lambda r: (r.ready_at, r.id))
-
-
-def _append(session, case, actor, role, kind, task, task_id, data):
-    """Append one event to the case's history."""
-    last = session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or 0
-    session.add(CaseEvent(case_id=case.id, seq=last + 1, actor=actor, role=role, type=kind, task=task,
-                          task_id=task_id, data=data, process_version=case.process_version))
 
 
 def _commit(uow):

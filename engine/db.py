@@ -1,11 +1,12 @@
 """Creates the database engine: SQLite in WAL mode with immediate write transactions, or any SQLAlchemy URL."""
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from .models import Base
 
 
 def make_engine(url: str):
@@ -43,6 +44,18 @@ def session_factories(engine):
     return read, write
 
 
-def create_schema(engine) -> None:
-    """Create every table that does not exist yet."""
-    Base.metadata.create_all(engine)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection=None) -> Config:
+    """Alembic's configuration for our migrations, bound to `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine, revision="head") -> None:
+    """Bring the database schema up to `revision` (creating it on an empty database)."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)

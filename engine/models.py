@@ -63,6 +63,8 @@ class Case(Base):
     event_name: Mapped[str] = mapped_column(String(300))
     excluded_staff: Mapped[list] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     state: Mapped[str] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -99,6 +101,8 @@ class CaseEvent(Base):
     task_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     data: Mapped[dict] = mapped_column(JSON)
     process_version: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from forms import FORMS
 
 from .config import Settings
-from .db import create_schema, make_engine, session_factories
+from .db import make_engine, session_factories, upgrade
 from .processes import ProcessRegistry
 from .uow import UnitOfWork
 
@@ -29,8 +29,8 @@ class Incidents:
         return UnitOfWork(self._write)
 
     def create_schema(self) -> None:
-        """Create missing tables and record the current process version."""
-        create_schema(self.db)
+        """Create or upgrade the schema (Alembic migrations) and record the current process version."""
+        upgrade(self.db)
         with self.writing() as uow:
             self.processes.record_current(uow.session)
             uow.commit()

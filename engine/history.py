@@ -1,0 +1,93 @@
+"""The case history: append-only events chained by hashes, and the check that finds the first broken link."""
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timezone
+
+from sqlalchemy import event, select
+
+from .models import Case, CaseEvent, utcnow
+
+GENESIS = "0" * 64
+
+
+class HistoryIsAppendOnly(Exception):
+    """Raised when anything tries to change or remove a recorded case event."""
+
+
+@event.listens_for(CaseEvent, "before_update")
+def _refuse_update(mapper, connection, target):
+    raise HistoryIsAppendOnly("case events are never changed")
+
+
+@event.listens_for(CaseEvent, "before_delete")
+def _refuse_delete(mapper, connection, target):
+    raise HistoryIsAppendOnly("case events are never deleted")
+
+
+def canonical(fields: dict) -> bytes:
+    """The one byte encoding an event's hash covers: sorted keys, no spaces, UTF-8."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _fields(e) -> dict:
+    return {"case_id": e.case_id, "seq": e.seq, "at": e.at.astimezone(timezone.utc).isoformat(), "actor": e.actor,
+            "role": e.role, "type": e.type, "task": e.task, "task_id": e.task_id, "data": e.data,
+            "process_version": e.process_version}
+
+
+def event_hash(prev_hash: str, e) -> str:
+    """SHA-256 over the previous event's hash and this event's canonical encoding."""
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(_fields(e))).hexdigest()
+
+
+def append(session, case, actor, role, kind, task, task_id, data) -> CaseEvent:
+    """Append one event to the case's history, chained to the one before it."""
+    prev = case.head_hash or GENESIS
+    e = CaseEvent(case_id=case.id, seq=(case.last_seq or 0) + 1, at=utcnow(), actor=actor, role=role, type=kind,
+                  task=task, task_id=task_id, data=data, process_version=case.process_version, prev_hash=prev)
+    e.hash = event_hash(prev, e)
+    case.last_seq = e.seq
+    case.head_hash = e.hash
+    session.add(e)
+    return e
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of checking one case's chain: ok, or the first broken link."""
+
+    case_id: int
+    events: int
+    problem: str | None = None
+
+    @property
+    def ok(self):
+        return self.problem is None
+
+
+def verify_case(session, case) -> ChainReport:
+    """Recompute the case's chain from its first event; name the first event that does not fit."""
+    prev, expected_seq, count = GENESIS, 1, 0
+    rows = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq, CaseEvent.id))
+    for e in rows:
+        count += 1
+        if e.seq != expected_seq:
+            what = "missing" if e.seq > expected_seq else "duplicated or inserted"
+            return ChainReport(case.id, count, f"event seq {e.seq}: expected seq {expected_seq} (an event is {what})")
+        if e.prev_hash != prev:
+            return ChainReport(case.id, count, f"event seq {e.seq}: does not follow the event before it "
+                                               "(inserted, removed or reordered)")
+        if event_hash(prev, e) != e.hash:
+            return ChainReport(case.id, count, f"event seq {e.seq}: its content does not match its hash (edited)")
+        prev, expected_seq = e.hash, expected_seq + 1
+    if count != (case.last_seq or 0) or prev != (case.head_hash or GENESIS):
+        return ChainReport(case.id, count, f"after event seq {count}: the case records {case.last_seq} events "
+                                           "(events were removed from the end)")
+    return ChainReport(case.id, count)
+
+
+def verify_all(session):
+    """Yield a ChainReport for every case, in id order."""
+    for case in session.scalars(select(Case).order_by(Case.id)):
+        yield verify_case(session, case)
