@@ -4,7 +4,7 @@ import getpass
 import os
 import sys
 
-from engine import history, users
+from engine import history, timers, users
 from engine.config import Settings
 from engine.diagrams import load_directory
 from engine.errors import DiagramError, InvalidSubmission
@@ -90,9 +90,17 @@ def cmd_verify(args, settings):
     return 1 if broken else 0
 
 
+def cmd_tick(args, settings):
+    """Fire every timer that is due now, once."""
+    report = timers.tick(_system(settings))
+    print(f"{report.tasks} tasks created by timers in {report.cases} due cases")
+    return 0
+
+
 def cmd_serve(args, settings):
-    """Validate the diagrams, then run gunicorn with the application factory."""
+    """Validate the diagrams, then run gunicorn with the application factory (each worker also ticks timers)."""
     _system(settings)  # a broken diagram stops start here, with a message naming file, element and line
+    os.environ.setdefault("INCIDENTS_TICK_SECONDS", "30")
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
             "--access-logfile", "-", "--access-logformat", '"%(m)s %(U)s" %(s)s %(L)ss',
             "--logger-class", "cli.gunicorn_logging.RedactingLogger",
@@ -121,6 +129,7 @@ def parser():
     add.set_defaults(func=cmd_user_add)
     sub.add_parser("seed-demo", help="create demo users for every role").set_defaults(func=cmd_seed_demo)
     sub.add_parser("verify", help="check the hash chain of every case history").set_defaults(func=cmd_verify)
+    sub.add_parser("tick", help="fire the timers that are due").set_defaults(func=cmd_tick)
     return p
 
 

@@ -2,20 +2,17 @@
 
 Each takes a unit of work and plain values and returns plain data; nothing here knows about HTTP.
 """
-import secrets
-
 from marshmallow import ValidationError
 from sqlalchemy import desc, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from forms import INTAKE_FORM
 
 from . import history
-from .access import check_can_act, check_can_raise, check_can_view, is_excluded, sees_reporter_link
-from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, StaleCase, TaskNotReady
+from .access import check_can_act, check_can_raise, check_can_view, sees_reporter_link
+from .casestate import commit, ready_rows, store
+from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
 from .instructions import render_instructions
-from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink, utcnow
+from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink
 from .roles import CASE_OPENING_ROLES, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
 
@@ -64,9 +61,9 @@ def open_case(uow, processes, actor, intake) -> dict:
                 excluded_staff=list(data["excluded_staff"]), state="", data={})
     session.add(case)
     session.flush()
-    rows = _store(session, runner, case, workflow)
+    rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
-    _commit(uow)
+    commit(uow)
     return case_view(case, rows, actor, session)
 
 
@@ -89,7 +86,7 @@ def get_case(uow, actor, case_id) -> dict:
     """The case's status, data, ready tasks and (for its staff) the reporter's private link."""
     case = _case(uow.session, case_id)
     check_can_view(actor, case.data)
-    return case_view(case, _ready_rows(uow.session, case.id), actor, uow.session)
+    return case_view(case, ready_rows(uow.session, case.id), actor, uow.session)
 
 
 def get_task(uow, processes, actor, task_id) -> dict:
@@ -137,9 +134,9 @@ def raise_message(uow, processes, actor, case_id, name, payload) -> dict:
     if not {t.id for t in runner.ready_tasks(workflow)} - before:
         # a message nothing reacts to must not look accepted: a safety step would be silently lost
         raise TaskNotReady(f"this case is not waiting for '{name}'")
-    rows = _store(session, runner, case, workflow)
+    rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, role, "message_raised", name, None, message)
-    _commit(uow)
+    commit(uow)
     return case_view(case, rows, actor, session)
 
 
@@ -201,11 +198,6 @@ def _case(session, case_id) -> Case:
     return case
 
 
-def _ready_rows(session, case_id):
-    return session.scalars(select(ReadyTaskRow).where(ReadyTaskRow.case_id == case_id)
-                           .order_by(ReadyTaskRow.ready_at, ReadyTaskRow.id)).all()
-
-
 def _ready_row(session, actor, task_id):
     row = session.get(ReadyTaskRow, str(task_id))
     if row is not None:
@@ -231,50 +223,10 @@ def _complete(uow, processes, actor, case, row, data):
     clean = validate(runner.version.forms[row.task], data)
     workflow = runner.loads(case.state)
     runner.complete(workflow, row.id, clean)
-    rows = _store(session, runner, case, workflow)
+    rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean)
-    _commit(uow)
+    commit(uow)
     return rows
-
-
-def _store(session, runner, case, workflow):
-    """Write the workflow state, its data snapshot, status and ready tasks onto the case; return the ready rows."""
-    with session.no_autoflush:
-        case.state = runner.dumps(workflow)
-        case.data = runner.data(workflow)
-        case.status = "closed" if runner.is_completed(workflow) or case.data.get("case_closed") else "open"
-        case.updated_at = utcnow()
-        ready = {t.id: t for t in runner.ready_tasks(workflow, case.data)}
-        existing = {r.id: r for r in _ready_rows(session, case.id)} if case.id is not None else {}
-        rows = []
-        for task_id, row in existing.items():
-            if task_id in ready:
-                row.role = ready[task_id].role
-                rows.append(row)
-            else:
-                session.delete(row)
-        for task_id, task in ready.items():
-            if task_id in existing:
-                continue
-            row = ReadyTaskRow(id=task_id, case_id=case.id, task=task.task, title=task.title, lane=task.lane,
-                               role=task.role, ready_at=utcnow())
-            session.add(row)
-            rows.append(row)
-            if task.lane == REPORTER:
-                session.add(ReporterLink(token=secrets.token_urlsafe(32), case_id=case.id, task_id=task_id))
-        if any(r.lane == REPORTER for r in existing.values()):
-            for link in session.scalars(select(ReporterLink).where(ReporterLink.case_id == case.id,
-                                                                   ReporterLink.used_at.is_(None))):
-                if link.task_id not in ready:
-                    link.used_at = utcnow()
-    return sorted(rows, key=lambda r: (r.ready_at, r.id))
-
-
-def _commit(uow):
-    try:
-        uow.commit()
-    except (StaleDataError, IntegrityError):
-        raise StaleCase("the case changed while you were working on it; reload and try again") from None
 
 
 def _iso(value):

@@ -17,6 +17,7 @@ class Settings:
     token_hours: int = 12
     session_idle_minutes: int = 60
     public_url: str | None = None
+    tick_seconds: float = 0
 
     @classmethod
     def from_env(cls, environ=None):
@@ -31,4 +32,5 @@ class Settings:
             token_hours=int(env.get("INCIDENTS_TOKEN_HOURS", defaults.token_hours)),
             session_idle_minutes=int(env.get("INCIDENTS_SESSION_IDLE_MINUTES", defaults.session_idle_minutes)),
             public_url=env.get("INCIDENTS_PUBLIC_URL") or None,
+            tick_seconds=float(env.get("INCIDENTS_TICK_SECONDS", defaults.tick_seconds)),
         )

@@ -65,6 +65,7 @@ class Case(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     state: Mapped[str] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

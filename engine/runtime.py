@@ -2,11 +2,13 @@
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timezone
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -146,6 +148,17 @@ class CaseRunner:
         for task in sorted(frontier + ([latest] if latest else []), key=lambda t: t.last_state_change):
             merged.update(task.data)
         return {k: v for k, v in merged.items() if not k.startswith("_")}
+
+    def next_due(self, workflow):
+        """When the earliest waiting timer of the workflow is due (UTC), or None."""
+        due = []
+        for event in workflow.waiting_events():
+            if not event.event_type.endswith("TimerEventDefinition") or event.value is None:
+                continue
+            value = event.value["next"] if isinstance(event.value, dict) else event.value
+            moment = TimerEventDefinition.get_datetime(value)
+            due.append(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+        return min(due) if due else None
 
     def is_completed(self, workflow) -> bool:
         """True when the workflow reached its end."""

@@ -4,6 +4,7 @@ from .communication import (
     DraftAnnouncementForm, InformAwarePeopleForm, StaffAnnouncementForm,
 )
 from .decision import DecideActionForm, OrganizerViewForm, ReviewReportForm
+from .escalation import FollowUpForm
 from .intake import CallIncidentTeamForm, ContactTeamNowForm, IntakeForm, OnsiteStaffReachedForm
 from .report import AccountForm, ChooseWriterForm, SendReportForm
 from .response import (
@@ -46,4 +47,6 @@ FORMS = {
     "close_case": CloseCaseForm,
     "decide_appeal": DecideAppealForm,
     "respond_to_distress": DistressForm,
+    "unacknowledged_incident": FollowUpForm,
+    "initial_report_overdue": FollowUpForm,
 }

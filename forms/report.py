@@ -2,7 +2,7 @@
 
 The account forms deliberately have no field about penalties or withdrawing the complaint.
 """
-from .base import Form, boolean, choice, names, string, text, tick
+from .base import Form, choice, names, string, text, tick
 
 WRITERS = {"reporter": "The reporter writes it (private link)", "staff_transcription": "I transcribe it"}
 

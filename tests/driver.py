@@ -1,4 +1,6 @@
 """Steps a case through the real diagrams in-process, saving and restoring the workflow between steps."""
+from datetime import datetime, timedelta
+
 from engine.cases import validate
 from engine.runtime import CaseRunner
 from forms import INTAKE_FORM
@@ -44,6 +46,17 @@ class CaseDriver:
         """Raise a message such as safety_concern."""
         self._roundtrip()
         self.runner.catch_message(self.workflow, name, payload)
+        return self
+
+    def elapse(self, minutes):
+        """Let `minutes` pass for the case's timers (moves their due times back), then fire what is due."""
+        self._roundtrip()
+        for task in self.workflow.get_tasks():
+            value = task.internal_data.get("event_value")
+            if isinstance(value, str):
+                moment = datetime.fromisoformat(value) - timedelta(minutes=minutes)
+                task.internal_data["event_value"] = moment.isoformat()
+        self.runner.refresh(self.workflow)
         return self
 
     @property

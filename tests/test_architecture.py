@@ -1,6 +1,5 @@
 """Dependencies point one way: web -> engine -> forms; engine and forms never import Flask or web."""
 import ast
-from pathlib import Path
 
 from engine.config import ROOT
 

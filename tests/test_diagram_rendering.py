@@ -1,5 +1,4 @@
 """Each diagram opens in bpmn-js (the viewer from npm) without warnings and draws every element."""
-import json
 import shutil
 from pathlib import Path
 

@@ -8,6 +8,7 @@ from flask import Flask
 
 from engine.config import Settings
 from engine.system import build
+from engine.timers import start_background_ticker
 
 
 def _secret_key(settings: Settings) -> str:
@@ -44,6 +45,9 @@ def create_app(test_config=None):
     )
     app.config.update({k: v for k, v in test_config.items() if k not in ("SETTINGS", "INCIDENTS")})
     app.extensions["incidents"] = system
+    if settings.tick_seconds > 0:
+        # every worker ticks; row locks make each due timer fire once however many workers share the database
+        app.extensions["incidents_ticker"] = start_background_ticker(system, settings.tick_seconds)
 
     from . import api, auth, errors, pages, reporter
 

@@ -1,0 +1,59 @@
+"""Writes a case's workflow state onto its row and keeps its ready tasks and reporter links in step."""
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from .errors import StaleCase
+
+from .models import ReadyTaskRow, ReporterLink, utcnow
+from .roles import REPORTER
+
+
+def ready_rows(session, case_id):
+    """The case's ready task rows, oldest first."""
+    return session.scalars(select(ReadyTaskRow).where(ReadyTaskRow.case_id == case_id)
+                           .order_by(ReadyTaskRow.ready_at, ReadyTaskRow.id)).all()
+
+
+def store(session, runner, case, workflow):
+    """Write the workflow state, its data snapshot, status and ready tasks onto the case; return the ready rows."""
+    with session.no_autoflush:
+        case.state = runner.dumps(workflow)
+        case.data = runner.data(workflow)
+        case.status = "closed" if runner.is_completed(workflow) or case.data.get("case_closed") else "open"
+        case.next_due = runner.next_due(workflow)
+        case.updated_at = utcnow()
+        ready = {t.id: t for t in runner.ready_tasks(workflow, case.data)}
+        existing = {r.id: r for r in ready_rows(session, case.id)} if case.id is not None else {}
+        rows = []
+        for task_id, row in existing.items():
+            if task_id in ready:
+                row.role = ready[task_id].role
+                rows.append(row)
+            else:
+                session.delete(row)
+        for task_id, task in ready.items():
+            if task_id in existing:
+                continue
+            row = ReadyTaskRow(id=task_id, case_id=case.id, task=task.task, title=task.title, lane=task.lane,
+                               role=task.role, ready_at=utcnow())
+            session.add(row)
+            rows.append(row)
+            if task.lane == REPORTER:
+                session.add(ReporterLink(token=secrets.token_urlsafe(32), case_id=case.id, task_id=task_id))
+        if any(r.lane == REPORTER for r in existing.values()):
+            for link in session.scalars(select(ReporterLink).where(ReporterLink.case_id == case.id,
+                                                                   ReporterLink.used_at.is_(None))):
+                if link.task_id not in ready:
+                    link.used_at = utcnow()
+    return sorted(rows, key=lambda r: (r.ready_at, r.id))
+
+
+def commit(uow):
+    """Commit; a concurrent change to the same case (version or history seq clash) becomes StaleCase."""
+    try:
+        uow.commit()
+    except (StaleDataError, IntegrityError):
+        raise StaleCase("the case changed while you were working on it; reload and try again") from None

@@ -1,0 +1,76 @@
+"""Fires due timers: loads only cases whose earliest timer is due, one case per transaction, each once."""
+import logging
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from . import history
+from .casestate import commit, store
+from .errors import StaleCase
+from .models import Case, utcnow
+
+log = logging.getLogger(__name__)
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """What one tick did: cases looked at and tasks the timers created."""
+
+    cases: int
+    tasks: int
+
+
+def tick(system, now=None) -> TickReport:
+    """Fire every timer due by `now`; safe to run from several processes at once (row locks, SKIP LOCKED)."""
+    now = now or utcnow()
+    seen, fired = set(), 0
+    while True:
+        try:
+            with system.writing() as uow:
+                query = (select(Case).where(Case.next_due <= now, Case.id.not_in(seen) if seen else True)
+                         .order_by(Case.next_due).limit(1))
+                if uow.session.bind.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                case = uow.session.scalars(query).first()
+                if case is None:
+                    break
+                seen.add(case.id)
+                fired += _fire(uow, system.processes, case)
+        except StaleCase:
+            continue  # someone changed the case meanwhile; the next tick sees its new due time
+    return TickReport(len(seen), fired)
+
+
+def _fire(uow, processes, case) -> int:
+    session = uow.session
+    runner = processes.runner(case.process_version, session)
+    workflow = runner.loads(case.state)
+    before = {t.id for t in runner.ready_tasks(workflow)}
+    runner.refresh(workflow)
+    rows = store(session, runner, case, workflow)
+    new = [r.task for r in rows if r.id not in before]
+    if not new and case.next_due and case.next_due <= utcnow():
+        return 0  # not due by the engine's clock yet: leave it for the next tick, write nothing
+    if new:
+        history.append(session, case, SYSTEM, SYSTEM, "timer_fired", None, None, {"tasks": sorted(new)})
+    commit(uow)
+    return len(new)
+
+
+def start_background_ticker(system, seconds: float) -> threading.Thread:
+    """Run `tick` every `seconds` in a daemon thread (what `incidents serve` does in each worker)."""
+    def loop():
+        while not stop.wait(seconds):
+            try:
+                report = tick(system)
+                if report.tasks:
+                    log.info("timers fired: %d tasks in %d cases", report.tasks, report.cases)
+            except Exception:  # keep ticking: one bad case must not stop escalations for the others
+                log.exception("tick failed")
+    stop = threading.Event()
+    thread = threading.Thread(target=loop, name="incidents-ticker", daemon=True)
+    thread.stop = stop
+    thread.start()
+    return thread
