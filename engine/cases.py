@@ -8,11 +8,11 @@ from sqlalchemy import desc, select
 from forms import INTAKE_FORM
 
 from . import history
-from .access import check_can_act, check_can_raise, check_can_view, sees_reporter_link
+from .access import check_can_act, check_can_raise, check_can_view, sees_reporter_link, visible_data
 from .casestate import commit, ready_rows, store
 from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
 from .instructions import render_instructions
-from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink
+from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink, User
 from .roles import CASE_OPENING_ROLES, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
 
@@ -50,7 +50,8 @@ def open_case(uow, processes, actor, intake) -> dict:
     data = validate(INTAKE_FORM, intake)
     if data["opened_by_role"] not in actor.roles:
         raise InvalidSubmission({"opened_by_role": ["You can only open a case in a role you hold."]})
-    data["excluded_staff"] = data.get("excluded_staff") or []
+    data["excluded_staff"] = sorted(set(data.get("excluded_staff") or []))
+    _check_excluded(uow.session, actor, data["excluded_staff"])
     if not data.get("reporter_name"):
         data.pop("reporter_name", None)
     session = uow.session
@@ -65,6 +66,19 @@ def open_case(uow, processes, actor, intake) -> dict:
     history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
     commit(uow)
     return case_view(case, rows, actor, session)
+
+
+def _check_excluded(session, actor, usernames):
+    """Excluded staff must be real accounts (a typo would exclude nobody) and not the person opening the case."""
+    problems = []
+    if actor.username in usernames:
+        problems.append("You cannot exclude yourself from a case you open; ask a colleague to open it.")
+    known = set(session.scalars(select(User.username).where(User.username.in_(usernames)))) if usernames else set()
+    unknown = [name for name in usernames if name not in known]
+    if unknown:
+        problems.append(f"No staff account named: {', '.join(unknown)}.")
+    if problems:
+        raise InvalidSubmission({"excluded_staff": problems})
 
 
 def list_inbox(uow, actor) -> list:
@@ -95,7 +109,7 @@ def get_task(uow, processes, actor, task_id) -> dict:
     if row.lane == REPORTER:
         raise NotAllowed("the reporter completes this task through their private link")
     check_can_act(actor, case.data, row.role)
-    return _task_view(processes, uow.session, row, case)
+    return _task_view(processes, uow.session, row, case, actor)
 
 
 def complete_task(uow, processes, actor, task_id, data) -> dict:
@@ -140,19 +154,36 @@ def raise_message(uow, processes, actor, case_id, name, payload) -> dict:
     return case_view(case, rows, actor, session)
 
 
+SANCTIONS = ("temporary_suspension", "permanent_ban")
+
+
+def available_messages(actor, case: dict) -> list:
+    """The messages `actor` may raise on the case now (a case view from get_case)."""
+    names = []
+    for name, roles in MESSAGE_ROLES.items():
+        if not actor.roles & roles:
+            continue
+        if name in OPEN_CASE_MESSAGES and case["status"] == "open":
+            names.append(name)
+        elif (name == "appeal" and case["status"] == "closed" and case["data"].get("action") in SANCTIONS
+              and not case["data"].get("appeal_outcome")):
+            names.append(name)
+    return names
+
+
 def case_history(uow, actor, case_id) -> list:
     """Every event of the case in order: who, which role, when, which task, the data entered."""
     case = _case(uow.session, case_id)
     check_can_view(actor, case.data)
     events = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
     return [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "role": e.role, "type": e.type, "task": e.task,
-             "data": e.data} for e in events]
+             "data": visible_data(actor, e.data, case.data)} for e in events]
 
 
 def reporter_task(uow, processes, token) -> dict:
     """The reporter's task behind a private link; NotFound once it is done or for any unknown link."""
     link, row, case = _reporter_link(uow.session, token)
-    view = _task_view(processes, uow.session, row, case)
+    view = _task_view(processes, uow.session, row, case, REPORTER_ACTOR)
     view.pop("case_id")
     return view
 
@@ -173,7 +204,7 @@ def case_view(case, rows, actor, session) -> dict:
         token = session.scalars(select(ReporterLink.token).where(
             ReporterLink.case_id == case.id, ReporterLink.used_at.is_(None))).first()
     return {"id": case.id, "status": case.status, "process_version": case.process_version,
-            "event_name": case.event_name, "created_at": _iso(case.created_at), "data": case.data,
+            "event_name": case.event_name, "created_at": _iso(case.created_at), "data": visible_data(actor, case.data),
             "tasks": [_summary(r) for r in rows], "reporter_token": token}
 
 
@@ -181,11 +212,12 @@ def _summary(row) -> dict:
     return {"id": row.id, "case_id": row.case_id, "task": row.task, "title": row.title, "role": row.role}
 
 
-def _task_view(processes, session, row, case) -> dict:
+def _task_view(processes, session, row, case, actor) -> dict:
     runner = processes.runner(case.process_version, session)
     spec = runner.version.user_tasks[row.task]
     form = runner.version.forms[row.task]
-    return {**_summary(row), "instructions": render_instructions(spec.instructions, case.data),
+    instructions = render_instructions(spec.instructions, visible_data(actor, case.data))
+    return {**_summary(row), "instructions": instructions,
             "documentation": spec.documentation,
             "fields": [{k: f[k] for k in ("name", "type", "required", "choices", "label", "help", "widget",
                                           "choice_labels")} for f in form.describe()]}

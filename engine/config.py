@@ -18,6 +18,7 @@ class Settings:
     session_idle_minutes: int = 60
     public_url: str | None = None
     tick_seconds: float = 0
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(cls, environ=None):
@@ -33,4 +34,5 @@ class Settings:
             session_idle_minutes=int(env.get("INCIDENTS_SESSION_IDLE_MINUTES", defaults.session_idle_minutes)),
             public_url=env.get("INCIDENTS_PUBLIC_URL") or None,
             tick_seconds=float(env.get("INCIDENTS_TICK_SECONDS", defaults.tick_seconds)),
+            secure_cookies=env.get("INCIDENTS_SECURE_COOKIES") == "1",
         )

@@ -63,6 +63,7 @@ def load_directory(directory, forms) -> ProcessVersion:
 def load_files(files: dict, forms: dict) -> ProcessVersion:
     """Validate and parse diagram files given as {name: bytes} with the forms they use."""
     trees = {name: parse_safely(data, name) for name, data in files.items()}
+    _check_call_targets(trees)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     for name, tree in trees.items():
         try:
@@ -93,6 +94,18 @@ def load_files(files: dict, forms: dict) -> ProcessVersion:
         spec=spec, subprocess_specs=subprocess_specs, user_tasks=user_tasks, forms=dict(forms),
         messages=frozenset(messages), event_subprocesses=event_subprocesses,
     )
+
+
+def _check_call_targets(trees):
+    """Every call activity calls a process defined in one of the files (Spiff's own error names neither)."""
+    processes = {p.get("id") for name, tree in trees.items() if name.endswith(".bpmn")
+                 for p in tree.iter(f"{{{BPMN}}}process")}
+    for name, tree in trees.items():
+        for node in tree.iter(f"{{{BPMN}}}callActivity"):
+            target = node.get("calledElement")
+            if target not in processes:
+                raise DiagramError(f"calls process {target!r}, which no diagram defines "
+                                   f"(known: {', '.join(sorted(processes))})", name, node.get("id"), node.sourceline)
 
 
 def content_hash(files: dict, forms: dict) -> str:

@@ -1,4 +1,5 @@
 """Fixtures: the real diagrams loaded once, a fresh database per test, the app, clients and users."""
+import os
 import uuid
 
 import pytest
@@ -13,7 +14,7 @@ from forms import FORMS
 from web import create_app
 
 PASSWORD = "correct horse battery"
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES = os.environ.get("INCIDENTS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")

@@ -173,6 +173,41 @@ def test_excluded_staff_get_404_and_do_not_see_the_task(api, make_user):
     assert api("ed").post(f"/api/tasks/{case['tasks'][0]['id']}", json={"data": {}}).status_code == 404
 
 
+def test_excluding_yourself_or_an_unknown_account_is_refused(api):
+    reply = api("olga").post("/api/cases", json={**INTAKE, "excluded_staff": ["olga", "nobody"]})
+    assert reply.status_code == 422
+    assert reply.get_json()["errors"]["excluded_staff"] == [
+        "You cannot exclude yourself from a case you open; ask a colleague to open it.",
+        "No staff account named: nobody."]
+
+
+def test_parallel_tasks_completed_at_the_same_moment_both_succeed(api):
+    import threading
+    case = open_case(api)
+    cid = case["id"]
+    do(api, "olga", cid, "call_incident_team", team_member_contacted="T", called_at="2026-11-24T10:00")
+    do(api, "olga", cid, "assess_safety", general_threat=False)
+    do(api, "olga", cid, "ask_victim_law_enforcement", victim_requests_law_enforcement=False)
+    do(api, "olga", cid, "support_victim", offered_private_place=True, explained_role_and_asked=True,
+       gave_emergency_contacts=True)
+    do(api, "olga", cid, "choose_account_writer", written_by="staff_transcription")
+    do(api, "olga", cid, "transcribe_account", harasser_identification="M", behavior="B", approximate_time="T")
+    do(api, "olga", cid, "send_report", report_reviewed=True)
+    review, view = task_of(api, "tom", cid, "review_report"), task_of(api, "orla", cid, "add_organizer_view")
+    tom, orla = api("tom"), api("orla")
+    replies = {}
+    threads = [threading.Thread(target=lambda: replies.__setitem__("review", tom.post(
+                   f"/api/tasks/{review}", json={"data": {"policy_assessment": "A"}}).status_code)),
+               threading.Thread(target=lambda: replies.__setitem__("view", orla.post(
+                   f"/api/tasks/{view}", json={"data": {"organizer_view": "V"}}).status_code))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert replies == {"review": 200, "view": 200}
+    assert [t["task"] for t in api("tom").get(f"/api/cases/{cid}").get_json()["tasks"]] == ["decide_action"]
+
+
 def test_messages_are_refused_for_unknown_names_wrong_roles_and_closed_cases(api):
     case = open_case(api)
     assert api("olga").post(f"/api/cases/{case['id']}/messages/fire_alarm").status_code == 404
@@ -302,3 +337,24 @@ def test_malformed_task_bodies_get_422(api, body):
     case = open_case(api)
     reply = api("olga").post(f"/api/tasks/{case['tasks'][0]['id']}", json=body)
     assert reply.status_code == 422
+
+
+def test_organizers_see_no_reporter_identity_or_statement(api):
+    case = open_case(api)
+    cid = case["id"]
+    do(api, "olga", cid, "call_incident_team", team_member_contacted="Tess", called_at="2026-11-24T10:00")
+    do(api, "olga", cid, "assess_safety", general_threat=False)
+    do(api, "olga", cid, "ask_victim_law_enforcement", victim_requests_law_enforcement=False)
+    do(api, "olga", cid, "support_victim", offered_private_place=True, explained_role_and_asked=True,
+       gave_emergency_contacts=True)
+    do(api, "olga", cid, "choose_account_writer", written_by="staff_transcription")
+    do(api, "olga", cid, "transcribe_account", harasser_identification="Mal Lory", behavior="Groped someone",
+       approximate_time="22:00", others_aware=["Kim Witness"])
+    do(api, "olga", cid, "send_report", report_reviewed=True)
+    as_organizer = api("orla").get(f"/api/cases/{cid}").get_json()
+    history_text = str(api("orla").get(f"/api/cases/{cid}/history").get_json())
+    for secret in ("Rae Porter", "Mal Lory", "Groped someone", "Kim Witness"):
+        assert secret not in str(as_organizer) and secret not in history_text
+    assert as_organizer["data"]["reporter_name"] == "[redacted]"
+    assert "Mal Lory" in str(api("tom").get(f"/api/cases/{cid}").get_json())
+    assert "Mal Lory" in str(api("audrey").get(f"/api/cases/{cid}/history").get_json())

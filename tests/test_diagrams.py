@@ -169,8 +169,9 @@ def test_a_forbidden_script_names_the_script_task():
 
 def test_a_missing_call_activity_target_stops_loading():
     broken = edited("incident_response.bpmn", 'calledElement="decision"', 'calledElement="no_such_process"')
-    with pytest.raises(DiagramError, match="no_such_process"):
+    with pytest.raises(DiagramError, match="no_such_process") as err:
         load_files(files(**broken), FORMS)
+    assert err.value.file_name == "incident_response.bpmn" and err.value.element_id == "decision" and err.value.line
 
 
 def test_a_broken_dmn_cell_names_the_cell():

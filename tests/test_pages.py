@@ -115,7 +115,7 @@ def test_the_reporter_writes_through_the_private_link_once(client, staff):
                                       "csrf_token": csrf(page)})
     assert reply.status_code == 200 and "Thank you" in reply.get_data(as_text=True)
     assert reporter.get(path).status_code == 404
-    assert "Reporter&#39;s private link" not in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert path not in client.get(f"/cases/{case_id}").get_data(as_text=True)
 
 
 def test_a_safety_concern_can_be_raised_from_the_case_page(client, staff):
@@ -141,3 +141,14 @@ def test_other_roles_cannot_open_someone_elses_task_page(client, staff, user, st
     client.post("/logout", data={"csrf_token": csrf(client.get("/"))})
     login(client, user)
     assert client.get(f"/tasks/{task_id}").status_code == status
+
+
+def test_an_error_log_never_shows_a_reporters_link(app, client, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+    monkeypatch.setattr("engine.cases.reporter_task", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    reply = client.get("/r/s3cret-reporter-token")
+    assert reply.status_code == 500
+    assert "Exception on /r/<token> [GET]" in caplog.text
+    assert "s3cret-reporter-token" not in caplog.text

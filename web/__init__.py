@@ -1,5 +1,7 @@
 """The Flask front end and JSON API: thin views over the engine's use cases."""
+import logging
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +29,16 @@ def _secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+class _RedactReporterTokens(logging.Filter):
+    """Error logs name the request path; a reporter's private link must not end up in them."""
+
+    _TOKEN = re.compile(r"(/r/|/api/reporter/)[^/\s\]]+")
+
+    def filter(self, record):
+        record.msg = self._TOKEN.sub(r"\1<token>", str(record.msg))
+        return True
+
+
 def create_app(test_config=None):
     """Build the application; `test_config` may carry SETTINGS or a ready INCIDENTS system."""
     test_config = test_config or {}
@@ -37,7 +49,7 @@ def create_app(test_config=None):
         SECRET_KEY=_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("INCIDENTS_SECURE_COOKIES") == "1",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="incidents_session",
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -45,6 +57,7 @@ def create_app(test_config=None):
     )
     app.config.update({k: v for k, v in test_config.items() if k not in ("SETTINGS", "INCIDENTS")})
     app.extensions["incidents"] = system
+    app.logger.addFilter(_RedactReporterTokens())
     if settings.tick_seconds > 0:
         # every worker ticks; row locks make each due timer fire once however many workers share the database
         app.extensions["incidents_ticker"] = start_background_ticker(system, settings.tick_seconds)

@@ -3,6 +3,7 @@ from flask import Blueprint, jsonify, request
 
 from engine import cases, users
 from engine.errors import AuthenticationFailed, InvalidSubmission
+from engine.uow import retrying
 
 from .auth import api_actor
 from .context import system, with_link
@@ -67,8 +68,8 @@ def raise_message(case_id, name):
     """Raise safety_concern, attendee_distressed (open case) or appeal (closed, sanctioned case)."""
     actor = api_actor()
     body = request.get_json(silent=True) if request.data else {}
-    with system().writing() as uow:
-        case = cases.raise_message(uow, system().processes, actor, case_id, name, body if body is not None else {})
+    case = retrying(system().writing, lambda uow: cases.raise_message(
+        uow, system().processes, actor, case_id, name, body if body is not None else {}))
     return jsonify(with_link(case)), 201
 
 
@@ -94,8 +95,7 @@ def complete_task(task_id):
     """Complete a task with {"data": {...}}."""
     actor = api_actor()
     data = _data(_body())
-    with system().writing() as uow:
-        case = cases.complete_task(uow, system().processes, actor, task_id, data)
+    case = retrying(system().writing, lambda uow: cases.complete_task(uow, system().processes, actor, task_id, data))
     return jsonify(with_link(case)), 200
 
 
@@ -110,8 +110,7 @@ def reporter_task(token):
 def complete_reporter_task(token):
     """Send the reporter's account through the private link."""
     data = _data(_body())
-    with system().writing() as uow:
-        cases.complete_reporter_task(uow, system().processes, token, data)
+    retrying(system().writing, lambda uow: cases.complete_reporter_task(uow, system().processes, token, data))
     return jsonify({"status": "received"}), 200
 
 

@@ -3,7 +3,8 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from engine import cases
 from engine.errors import InvalidSubmission
-from engine.roles import CASE_OPENING_ROLES, MESSAGE_ROLES
+from engine.uow import retrying
+from engine.roles import CASE_OPENING_ROLES
 from forms import INTAKE_FORM
 
 from .auth import login_required
@@ -43,9 +44,7 @@ def new_case():
             errors = err.errors
         else:
             return redirect(url_for("pages.case", case_id=case["id"]))
-    held = [r for r in CASE_OPENING_ROLES if r in g.actor.roles]
-    defaults = {"opened_by_role": held[0] if held else ""}
-    return render_template("pages/new_case.html", fields=fields, values=values or defaults, errors=errors), \
+    return render_template("pages/new_case.html", fields=fields, values=values, errors=errors), \
         (422 if errors else 200)
 
 
@@ -56,8 +55,7 @@ def case(case_id):
     with system().reading() as uow:
         view = cases.get_case(uow, g.actor, case_id)
         history = cases.case_history(uow, g.actor, case_id)
-    messages = [(name, MESSAGE_LABELS[name]) for name, roles in MESSAGE_ROLES.items()
-                if g.actor.roles & roles and (name == "appeal") == (view["status"] == "closed")]
+    messages = [(name, MESSAGE_LABELS[name]) for name in cases.available_messages(g.actor, view)]
     return render_template("pages/case.html", case=view, history=history, messages=messages,
                            reporter_link=reporter_url(view["reporter_token"]))
 
@@ -67,8 +65,8 @@ def case(case_id):
 def raise_message(case_id, name):
     """Raise a safety concern, a distressed attendee or an appeal on the case."""
     note = request.form.get("note", "").strip()
-    with system().writing() as uow:
-        cases.raise_message(uow, system().processes, g.actor, case_id, name, {"note": note} if note else {})
+    retrying(system().writing, lambda uow: cases.raise_message(
+        uow, system().processes, g.actor, case_id, name, {"note": note} if note else {}))
     return redirect(url_for("pages.case", case_id=case_id))
 
 
@@ -82,9 +80,8 @@ def task(task_id):
     if request.method == "POST":
         values = request.form
         try:
-            with system().writing() as uow:
-                cases.complete_task(uow, system().processes, g.actor, task_id,
-                                    from_html(view["fields"], request.form))
+            data = from_html(view["fields"], request.form)
+            retrying(system().writing, lambda uow: cases.complete_task(uow, system().processes, g.actor, task_id, data))
         except InvalidSubmission as err:
             errors = err.errors
         else:

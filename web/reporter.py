@@ -3,6 +3,7 @@ from flask import Blueprint, render_template, request
 
 from engine import cases
 from engine.errors import InvalidSubmission
+from engine.uow import retrying
 
 from .context import system
 from .formdata import from_html
@@ -20,8 +21,8 @@ def task(token):
     if request.method == "POST":
         values = request.form
         try:
-            with system().writing() as uow:
-                cases.complete_reporter_task(uow, system().processes, token, from_html(view["fields"], request.form))
+            data = from_html(view["fields"], request.form)
+            retrying(system().writing, lambda uow: cases.complete_reporter_task(uow, system().processes, token, data))
         except InvalidSubmission as err:
             errors = err.errors
         else:
