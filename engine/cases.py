@@ -11,6 +11,7 @@ from . import history
 from .access import check_can_act, check_can_raise, check_can_view, sees_reporter_link, visible_data
 from .casestate import commit, ready_rows, store
 from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
+from .idempotency import finish
 from .instructions import render_instructions
 from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink, User
 from .roles import CASE_OPENING_ROLES, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
@@ -40,8 +41,10 @@ def _leaves(value) -> list:
     return [str(value)]
 
 
-def open_case(uow, processes, actor, intake) -> dict:
+def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     """Start a case from validated intake data; records the start in the history."""
+    if idempotency is not None and (done := idempotency.stored(uow.session)) is not None:
+        return done
     if not actor.roles & set(CASE_OPENING_ROLES):
         raise NotAllowed("only on-site staff, organizers and the incident team open cases")
     if isinstance(intake, dict) and "opened_by_role" not in intake:
@@ -64,8 +67,8 @@ def open_case(uow, processes, actor, intake) -> dict:
     session.flush()
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
-    commit(uow)
-    return case_view(case, rows, actor, session)
+    session.flush()
+    return finish(uow, idempotency, case_view(case, rows, actor, session), commit)
 
 
 def _check_excluded(session, actor, usernames):
@@ -112,19 +115,23 @@ def get_task(uow, processes, actor, task_id) -> dict:
     return _task_view(processes, uow.session, row, case, actor)
 
 
-def complete_task(uow, processes, actor, task_id, data) -> dict:
+def complete_task(uow, processes, actor, task_id, data, idempotency=None) -> dict:
     """Validate `data` with the task's form, complete the task, run to the next wait and record it."""
+    if idempotency is not None and (done := idempotency.stored(uow.session)) is not None:
+        return done
     row, case = _ready_row(uow.session, actor, task_id)
     if row.lane == REPORTER:
         raise NotAllowed("the reporter completes this task through their private link")
     check_can_act(actor, case.data, row.role)
     rows = _complete(uow, processes, actor, case, row, data)
-    return case_view(case, rows, actor, uow.session)
+    return finish(uow, idempotency, case_view(case, rows, actor, uow.session), commit)
 
 
-def raise_message(uow, processes, actor, case_id, name, payload) -> dict:
+def raise_message(uow, processes, actor, case_id, name, payload, idempotency=None) -> dict:
     """Deliver a message (safety concern, attendee distressed, appeal) to a case that is waiting for it."""
     session = uow.session
+    if idempotency is not None and (done := idempotency.stored(session)) is not None:
+        return done
     case = _case(session, case_id)
     if name not in MESSAGE_ROLES:
         check_can_view(actor, case.data)
@@ -150,8 +157,8 @@ def raise_message(uow, processes, actor, case_id, name, payload) -> dict:
         raise TaskNotReady(f"this case is not waiting for '{name}'")
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, role, "message_raised", name, None, message)
-    commit(uow)
-    return case_view(case, rows, actor, session)
+    session.flush()
+    return finish(uow, idempotency, case_view(case, rows, actor, session), commit)
 
 
 SANCTIONS = ("temporary_suspension", "permanent_ban")
@@ -188,10 +195,13 @@ def reporter_task(uow, processes, token) -> dict:
     return view
 
 
-def complete_reporter_task(uow, processes, token, data) -> None:
+def complete_reporter_task(uow, processes, token, data, idempotency=None) -> dict:
     """Complete the reporter's task through their private link; the link stops working afterwards."""
+    if idempotency is not None and (done := idempotency.stored(uow.session)) is not None:
+        return done
     link, row, case = _reporter_link(uow.session, token)
     _complete(uow, processes, REPORTER_ACTOR, case, row, data)
+    return finish(uow, idempotency, {"status": "received"}, commit)
 
 
 # ------------------------------------------------------------------ helpers
@@ -257,7 +267,7 @@ def _complete(uow, processes, actor, case, row, data):
     runner.complete(workflow, row.id, clean)
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean)
-    commit(uow)
+    session.flush()
     return rows
 
 

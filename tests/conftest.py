@@ -101,6 +101,7 @@ def api(client, staff):
                 assert reply.status_code == 201, reply.get_json()
                 tokens[username] = reply.get_json()["token"]
             self.headers = {"Authorization": f"Bearer {tokens[username]}"}
+            self.client = client
 
         def get(self, url):
             return client.get(url, headers=self.headers)

@@ -358,3 +358,23 @@ def test_organizers_see_no_reporter_identity_or_statement(api):
     assert as_organizer["data"]["reporter_name"] == "[redacted]"
     assert "Mal Lory" in str(api("tom").get(f"/api/cases/{cid}").get_json())
     assert "Mal Lory" in str(api("audrey").get(f"/api/cases/{cid}/history").get_json())
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_stored_answer(api):
+    case = open_case(api)
+    url = f"/api/tasks/{case['tasks'][0]['id']}"
+    body = {"data": {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}}
+    user = api("olga")
+    first = user.client.post(url, json=body, headers={**user.headers, "Idempotency-Key": "k-1"})
+    again = user.client.post(url, json=body, headers={**user.headers, "Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 200
+    assert again.get_json() == first.get_json()
+    other = user.client.post(url, json={"data": {}}, headers={**user.headers, "Idempotency-Key": "k-1"})
+    assert other.status_code == 422 and "Idempotency-Key" in other.get_json()["errors"]
+    plain = user.client.post(url, json=body, headers=user.headers)
+    assert plain.status_code == 409
+    assert [e["task"] for e in history(api, case["id"])] == [None, "call_incident_team"]
+    opened = [user.client.post("/api/cases", json=INTAKE, headers={**user.headers, "Idempotency-Key": "open-1"})
+              for _ in range(2)]
+    assert opened[0].status_code == opened[1].status_code == 201
+    assert opened[0].get_json()["id"] == opened[1].get_json()["id"]

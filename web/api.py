@@ -1,8 +1,11 @@
 """The JSON API: bearer-token authentication and the same use cases as the pages."""
+import hashlib
+
 from flask import Blueprint, jsonify, request
 
 from engine import cases, users
-from engine.errors import AuthenticationFailed, InvalidSubmission
+from engine.errors import AuthenticationFailed, InvalidSubmission, TaskNotReady
+from engine.idempotency import Idempotency
 from engine.uow import retrying
 
 from .auth import api_actor
@@ -17,6 +20,27 @@ def _body():
     if not isinstance(body, dict):
         raise InvalidSubmission({"_schema": ["Send a JSON object (Content-Type: application/json)."]})
     return body
+
+
+def _write(scope, action):
+    """Run a change, retrying on concurrent writes; with an Idempotency-Key a retry gets the stored answer."""
+    key = request.headers.get("Idempotency-Key")
+    idempotency = (Idempotency.for_request(scope, key, request.method, request.path, request.get_data())
+                   if key else None)
+    try:
+        return retrying(system().writing, lambda uow: action(uow, idempotency))
+    except TaskNotReady:
+        if idempotency is None:
+            raise
+        with system().reading() as uow:  # a twin of this request may have committed meanwhile
+            stored = idempotency.stored(uow.session)
+        if stored is None:
+            raise
+        return stored
+
+
+def _scope(actor):
+    return f"user:{actor.username}"
 
 
 def _data(body):
@@ -42,8 +66,8 @@ def create_token():
 def open_case():
     """Start a case from intake data."""
     actor = api_actor()
-    with system().writing() as uow:
-        case = cases.open_case(uow, system().processes, actor, _body())
+    body = _body()
+    case = _write(_scope(actor), lambda uow, idem: cases.open_case(uow, system().processes, actor, body, idem))
     return jsonify(with_link(case)), 201
 
 
@@ -68,8 +92,8 @@ def raise_message(case_id, name):
     """Raise safety_concern, attendee_distressed (open case) or appeal (closed, sanctioned case)."""
     actor = api_actor()
     body = request.get_json(silent=True) if request.data else {}
-    case = retrying(system().writing, lambda uow: cases.raise_message(
-        uow, system().processes, actor, case_id, name, body if body is not None else {}))
+    case = _write(_scope(actor), lambda uow, idem: cases.raise_message(
+        uow, system().processes, actor, case_id, name, body if body is not None else {}, idem))
     return jsonify(with_link(case)), 201
 
 
@@ -95,7 +119,8 @@ def complete_task(task_id):
     """Complete a task with {"data": {...}}."""
     actor = api_actor()
     data = _data(_body())
-    case = retrying(system().writing, lambda uow: cases.complete_task(uow, system().processes, actor, task_id, data))
+    case = _write(_scope(actor), lambda uow, idem: cases.complete_task(
+        uow, system().processes, actor, task_id, data, idem))
     return jsonify(with_link(case)), 200
 
 
@@ -110,8 +135,9 @@ def reporter_task(token):
 def complete_reporter_task(token):
     """Send the reporter's account through the private link."""
     data = _data(_body())
-    retrying(system().writing, lambda uow: cases.complete_reporter_task(uow, system().processes, token, data))
-    return jsonify({"status": "received"}), 200
+    scope = "reporter:" + hashlib.sha256(token.encode()).hexdigest()[:40]
+    answer = _write(scope, lambda uow, idem: cases.complete_reporter_task(uow, system().processes, token, data, idem))
+    return jsonify(answer), 200
 
 
 def _public_task(view):

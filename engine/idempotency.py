@@ -1,0 +1,42 @@
+"""Idempotency keys: a retried POST gets the stored answer of the request that already committed."""
+import hashlib
+from dataclasses import dataclass
+
+from .errors import InvalidSubmission
+from .models import IdempotencyRow
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A client's key for one request, scoped to who sent it, with a fingerprint of what was sent."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def for_request(cls, scope, key, method, path, body: bytes):
+        """Build one from the request line and body; the fingerprint tells a retry from a different request."""
+        digest = hashlib.sha256(f"{method} {path}\n".encode() + (body or b"")).hexdigest()
+        return cls(scope, key[:200], digest)
+
+    def stored(self, session):
+        """The stored answer for this key, or None; a key reused for another request is refused."""
+        row = session.get(IdempotencyRow, (self.scope, self.key))
+        if row is None:
+            return None
+        if row.fingerprint != self.fingerprint:
+            raise InvalidSubmission({"Idempotency-Key": ["This key was already used for a different request."]})
+        return row.response
+
+    def remember(self, session, response) -> None:
+        """Store the answer in the same transaction as the change it describes."""
+        session.add(IdempotencyRow(scope=self.scope, key=self.key, fingerprint=self.fingerprint, response=response))
+
+
+def finish(uow, idempotency, response, commit):
+    """Remember the response (if the request carried a key), commit, and return it."""
+    if idempotency is not None:
+        idempotency.remember(uow.session, response)
+    commit(uow)
+    return response
