@@ -9,8 +9,9 @@ from forms import INTAKE_FORM
 
 from . import history
 from .access import check_can_act, check_can_raise, check_can_view, sees_reporter_link, visible_data
-from .casestate import commit, ready_rows, store
+from .casestate import commit, flush, ready_rows, store
 from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
+from .faults import checkpoint
 from .idempotency import finish
 from .instructions import render_instructions
 from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink, User
@@ -64,10 +65,10 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     case = Case(process_version=runner.version.hash, event_name=data["event_name"],
                 excluded_staff=list(data["excluded_staff"]), state="", data={})
     session.add(case)
-    session.flush()
+    flush(session)
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
-    session.flush()
+    flush(session)
     return finish(uow, idempotency, case_view(case, rows, actor, session), commit)
 
 
@@ -157,7 +158,7 @@ def raise_message(uow, processes, actor, case_id, name, payload, idempotency=Non
         raise TaskNotReady(f"this case is not waiting for '{name}'")
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, role, "message_raised", name, None, message)
-    session.flush()
+    flush(session)
     return finish(uow, idempotency, case_view(case, rows, actor, session), commit)
 
 
@@ -263,11 +264,14 @@ def _complete(uow, processes, actor, case, row, data):
     session = uow.session
     runner = processes.runner(case.process_version, session)
     clean = validate(runner.version.forms[row.task], data)
+    checkpoint("after_validation")
     workflow = runner.loads(case.state)
     runner.complete(workflow, row.id, clean)
+    checkpoint("after_engine_step")
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean)
-    session.flush()
+    flush(session)
+    checkpoint("after_flush")
     return rows
 
 

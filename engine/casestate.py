@@ -1,5 +1,6 @@
 """Writes a case's workflow state onto its row and keeps its ready tasks and reporter links in step."""
 import secrets
+from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -51,9 +52,22 @@ def store(session, runner, case, workflow):
     return sorted(rows, key=lambda r: (r.ready_at, r.id))
 
 
-def commit(uow):
-    """Commit; a concurrent change to the same case (version or history seq clash) becomes StaleCase."""
+@contextmanager
+def conflicts_are_stale():
+    """A concurrent change to the same case (version, ready task or history seq clash) becomes StaleCase."""
     try:
-        uow.commit()
+        yield
     except (StaleDataError, IntegrityError):
         raise StaleCase("the case changed while you were working on it; reload and try again") from None
+
+
+def flush(session):
+    """Send the pending writes now (inside the transaction), mapping write conflicts to StaleCase."""
+    with conflicts_are_stale():
+        session.flush()
+
+
+def commit(uow):
+    """Commit, mapping write conflicts to StaleCase."""
+    with conflicts_are_stale():
+        uow.commit()

@@ -19,6 +19,8 @@ class Settings:
     public_url: str | None = None
     tick_seconds: float = 0
     secure_cookies: bool = False
+    test_pause: str | None = None
+    test_pause_file: str | None = None
 
     @classmethod
     def from_env(cls, environ=None):
@@ -35,4 +37,6 @@ class Settings:
             public_url=env.get("INCIDENTS_PUBLIC_URL") or None,
             tick_seconds=float(env.get("INCIDENTS_TICK_SECONDS", defaults.tick_seconds)),
             secure_cookies=env.get("INCIDENTS_SECURE_COOKIES") == "1",
+            test_pause=env.get("INCIDENTS_TEST_PAUSE") or None,
+            test_pause_file=env.get("INCIDENTS_TEST_PAUSE_FILE") or None,
         )

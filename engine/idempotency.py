@@ -3,6 +3,7 @@ import hashlib
 from dataclasses import dataclass
 
 from .errors import InvalidSubmission
+from .faults import checkpoint
 from .models import IdempotencyRow
 
 
@@ -39,4 +40,5 @@ def finish(uow, idempotency, response, commit):
     if idempotency is not None:
         idempotency.remember(uow.session, response)
     commit(uow)
+    checkpoint("after_commit")
     return response

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from engine import faults
 from engine.config import Settings
 from engine.system import build
 from engine.timers import start_background_ticker
@@ -58,6 +59,7 @@ def create_app(test_config=None):
     app.config.update({k: v for k, v in test_config.items() if k not in ("SETTINGS", "INCIDENTS")})
     app.extensions["incidents"] = system
     app.logger.addFilter(_RedactReporterTokens())
+    faults.configure(settings.test_pause, settings.test_pause_file)
     if settings.tick_seconds > 0:
         # every worker ticks; row locks make each due timer fire once however many workers share the database
         app.extensions["incidents_ticker"] = start_background_ticker(system, settings.tick_seconds)
