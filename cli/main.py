@@ -99,7 +99,10 @@ def cmd_tick(args, settings):
 
 def cmd_serve(args, settings):
     """Validate the diagrams, then run gunicorn with the application factory (each worker also ticks timers)."""
-    _system(settings)  # a broken diagram stops start here, with a message naming file, element and line
+    system = _system(settings)  # a broken diagram stops start here, with a message naming file, element and line
+    with system.writing() as uow:  # the version served is the last good one a restarted worker falls back to
+        system.processes.record_current(uow.session)
+        uow.commit()
     os.environ.setdefault("INCIDENTS_TICK_SECONDS", "30")
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
             "--access-logfile", "-", "--access-logformat", '"%(m)s %(U)s" %(s)s %(L)ss',

@@ -5,9 +5,12 @@ from dataclasses import dataclass
 from forms import FORMS
 
 from .config import Settings
+from .errors import DiagramError
 from .db import make_engine, session_factories, upgrade
 from .processes import ProcessRegistry
 from .uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,10 +39,24 @@ class Incidents:
             uow.commit()
 
 
-def build(settings: Settings, forms=None) -> Incidents:
-    """Load and validate every diagram, then connect to the database; raises DiagramError on a broken diagram."""
+def build(settings: Settings, forms=None, fall_back=False) -> Incidents:
+    """Load and validate every diagram, then connect to the database; raises DiagramError on a broken diagram.
+
+    With `fall_back`, a broken directory is logged and the last good version recorded in the
+    database is served instead (a worker restarted under a running server keeps serving).
+    """
     logging.getLogger("spiff").setLevel(logging.INFO)  # at DEBUG SpiffWorkflow logs whole task data
-    processes = ProcessRegistry.from_directory(settings.bpmn_dir, forms or FORMS)
+    forms = forms or FORMS
     db = make_engine(settings.database_url)
     read, write = session_factories(db)
+    try:
+        processes = ProcessRegistry.from_directory(settings.bpmn_dir, forms)
+    except DiagramError as err:
+        if not fall_back:
+            raise
+        with UnitOfWork(read) as uow:
+            processes = ProcessRegistry.last_good(uow.session, forms, settings.bpmn_dir)
+        if processes is None:
+            raise
+        log.error("diagrams not loaded (%s); serving the last good version %s", err, processes.current.hash[:12])
     return Incidents(settings, db, processes, read, write)

@@ -60,10 +60,17 @@ def _fire(uow, processes, case) -> int:
 
 
 def start_background_ticker(system, seconds: float) -> threading.Thread:
-    """Run `tick` every `seconds` in a daemon thread (what `incidents serve` does in each worker)."""
+    """Every `seconds`, adopt changed diagrams that validate and run `tick`, in a daemon thread.
+
+    `incidents serve` runs one in each worker.
+    """
     def loop():
         while not stop.wait(seconds):
             try:
+                if system.processes.reload():  # changed diagrams are adopted only if they validate
+                    with system.writing() as uow:
+                        system.processes.record_current(uow.session)
+                        uow.commit()
                 report = tick(system)
                 if report.tasks:
                     log.info("timers fired: %d tasks in %d cases", report.tasks, report.cases)

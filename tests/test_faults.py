@@ -53,6 +53,7 @@ def serve(system, tmp_path):
                                    "--workers", str(workers)], env=environ, cwd=ROOT,
                                   stdout=open(tmp_path / "server.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
         servers.append(server)
+        (tmp_path / "server.pid").write_text(str(server.pid))  # `serve` execs gunicorn: this is its master
         deadline = time.monotonic() + 60
         while True:
             try:

@@ -45,7 +45,7 @@ def create_app(test_config=None):
     test_config = test_config or {}
     app = Flask(__name__)
     settings = test_config.get("SETTINGS") or Settings.from_env()
-    system = test_config.get("INCIDENTS") or build(settings)
+    system = test_config.get("INCIDENTS") or build(settings, fall_back=True)
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
