@@ -141,3 +141,19 @@ def test_a_worker_killed_mid_write_leaves_the_case_before_or_after_never_between
     assert status == 200 and [t["task"] for t in body["tasks"]] == ["assess_safety"]
     final = snapshot(system, case["id"])
     assert final["events"] == before["events"] + 1 and final["chain"]
+
+
+def test_the_served_workers_fire_a_due_timer_exactly_once(system, staff, serve):
+    from tests.test_timers import age
+    serve(workers=4, INCIDENTS_TICK_SECONDS="0.2")
+    case = new_case(system, staff["onsite"])
+    age(system, case["id"], 16)
+    deadline = time.monotonic() + 20
+    while snapshot(system, case["id"])["ready"] != ["call_incident_team", "unacknowledged_incident"]:
+        assert time.monotonic() < deadline, "no worker fired the due timer"
+        time.sleep(0.1)
+    time.sleep(1)  # every worker has ticked again by now
+    with system.reading() as uow:
+        fired = uow.session.scalar(select(func.count()).select_from(CaseEvent).where(
+            CaseEvent.case_id == case["id"], CaseEvent.type == "timer_fired"))
+    assert fired == 1 and snapshot(system, case["id"])["chain"]

@@ -19,3 +19,4 @@ def test_migrations_build_the_schema_the_models_describe(database_url):
         assert MigrationContext.configure(conn).get_current_revision() is not None
     assert {"cases", "case_events", "ready_tasks", "users"} <= set(inspect(db).get_table_names())
     db.dispose()
+
