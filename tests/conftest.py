@@ -1,5 +1,9 @@
 """Fixtures: the real diagrams loaded once, a fresh database per test, the app, clients and users."""
 import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 
 import pytest
@@ -11,6 +15,7 @@ from engine.db import make_engine, session_factories
 from engine.processes import ProcessRegistry
 from engine.system import Incidents
 from forms import FORMS
+from tests.net import free_port, request
 from web import create_app
 
 PASSWORD = "correct horse battery"
@@ -110,3 +115,32 @@ def api(client, staff):
             return client.post(url, json=json, headers=self.headers)
 
     return As
+
+
+@pytest.fixture
+def serve(system, tmp_path):
+    """Start `incidents serve` on the test database; returns (port, token). Stops it afterwards."""
+    servers = []
+
+    def start(workers=4, **env):
+        port = free_port()
+        environ = {**os.environ, "INCIDENTS_DATABASE_URL": system.settings.database_url,
+                   "INCIDENTS_SECRET_KEY": "fault-tests", "INCIDENTS_TICK_SECONDS": "0", "PYTHONPATH": str(ROOT), **env}
+        server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port),
+                                   "--workers", str(workers)], env=environ, cwd=ROOT,
+                                  stdout=open(tmp_path / "server.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        servers.append(server)
+        (tmp_path / "server.pid").write_text(str(server.pid))  # `serve` execs gunicorn: this is its master
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = request(port, "POST", "/api/tokens", {"username": "olga", "password": PASSWORD})
+                assert status == 201
+                return port, body["token"]
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.2)
+    yield start
+    for server in servers:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

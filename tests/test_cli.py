@@ -1,7 +1,6 @@
 """The `incidents` command: init, user add, validate, seed-demo and serve (gunicorn) as real processes."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import urllib.request
 import pytest
 
 from engine.config import ROOT
+from tests.net import free_port
 
 INCIDENTS = [sys.executable, "-m", "cli.main"]
 
@@ -53,12 +53,6 @@ def test_validate_accepts_the_real_diagrams_and_names_the_broken_element(env, tm
     assert result.returncode == 1
     assert "response.bpmn" in result.stderr and "flow_gw_disputes_to_gw_revision_allowed" in result.stderr
     assert "line " in result.stderr
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_runs_gunicorn_and_refuses_to_start_on_a_broken_diagram(env, tmp_path):

@@ -1,11 +1,7 @@
 """Fault tests against `incidents serve` (gunicorn) on SQLite and PostgreSQL: races and killed workers."""
 import http.client
-import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -13,60 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import cases, history
-from engine.config import ROOT
 from engine.models import Case, CaseEvent, ReadyTaskRow
-from tests.conftest import PASSWORD
+from tests.net import request
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 INTAKE = {"event_name": "Faults", "event_format": "in_person", "region": "europe", "opened_by_role": "onsite_staff",
           "reporter_anonymous": True}
 CALL = {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port, method, path, body=None, headers=None, timeout=60):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers={"Content-Type": "application/json", **(headers or {})})
-        reply = conn.getresponse()
-        return reply.status, json.loads(reply.read() or b"null")
-    finally:
-        conn.close()
-
-
-@pytest.fixture
-def serve(system, tmp_path):
-    """Start `incidents serve` on the test database; returns (port, token). Stops it afterwards."""
-    servers = []
-
-    def start(workers=4, **env):
-        port = free_port()
-        environ = {**os.environ, "INCIDENTS_DATABASE_URL": system.settings.database_url,
-                   "INCIDENTS_SECRET_KEY": "fault-tests", "INCIDENTS_TICK_SECONDS": "0", "PYTHONPATH": str(ROOT), **env}
-        server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port),
-                                   "--workers", str(workers)], env=environ, cwd=ROOT,
-                                  stdout=open(tmp_path / "server.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
-        servers.append(server)
-        (tmp_path / "server.pid").write_text(str(server.pid))  # `serve` execs gunicorn: this is its master
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, body = request(port, "POST", "/api/tokens", {"username": "olga", "password": PASSWORD})
-                assert status == 201
-                return port, body["token"]
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-                time.sleep(0.2)
-    yield start
-    for server in servers:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 def new_case(system, actor):

@@ -14,7 +14,8 @@ from engine.models import ProcessVersionRow
 from engine.processes import ProcessRegistry
 from engine.system import Incidents
 from forms import FORMS
-from tests.test_faults import INTAKE, request, serve  # noqa: F401  (serve is a fixture)
+from tests.net import request
+from tests.test_faults import INTAKE
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 CALL = {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}
