@@ -113,9 +113,13 @@ def content_hash(files: dict, forms: dict) -> str:
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name] + b"\0")
-    described = {key: form.describe() for key, form in sorted(forms.items())}
-    digest.update(json.dumps(described, sort_keys=True).encode())
+    digest.update(json.dumps(describe_forms(forms), sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def describe_forms(forms: dict) -> dict:
+    """Every form's field description, by task id: what a process version records of its forms."""
+    return {key: form.describe() for key, form in sorted(forms.items())}
 
 
 def _from_spiff(err, name):

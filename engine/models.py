@@ -52,6 +52,7 @@ class ProcessVersionRow(Base):
     __tablename__ = "process_versions"
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     files: Mapped[dict] = mapped_column(JSON)
+    forms: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

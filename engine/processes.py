@@ -4,7 +4,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from .diagrams import content_hash, load_directory, load_files
+from .diagrams import content_hash, describe_forms, load_directory, load_files
 from .errors import DiagramError
 from .models import ProcessVersionRow
 from .runtime import CaseRunner
@@ -64,7 +64,8 @@ class ProcessRegistry:
     def record_current(self, session) -> None:
         """Store the current version's files so cases started on it can always be run again."""
         if session.get(ProcessVersionRow, self.current.hash) is None:
-            session.add(ProcessVersionRow(hash=self.current.hash, files=self.current.files))
+            session.add(ProcessVersionRow(hash=self.current.hash, files=self.current.files,
+                                          forms=describe_forms(self.current.forms)))
             session.flush()
 
     def runner(self, version_hash, session=None) -> CaseRunner:
@@ -73,6 +74,10 @@ class ProcessRegistry:
         if runner is None:
             row = session.scalars(select(ProcessVersionRow).where(ProcessVersionRow.hash == version_hash)).one()
             files = {name: text.encode("utf-8") for name, text in row.files.items()}
+            if row.forms is not None and row.forms != describe_forms(self._forms):
+                # forms are Python in this release: an old version runs with today's form code
+                log.warning("process version %s was recorded with other forms than the code has now",
+                            version_hash[:12])
             runner = CaseRunner(load_files(files, self._forms))
             self._runners[version_hash] = runner
         return runner

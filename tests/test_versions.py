@@ -51,8 +51,10 @@ def test_a_case_keeps_running_on_the_version_it_started_on(system, staff, tmp_pa
     assert old["tasks"][0]["title"] == "Assess safety" and old["process_version"] != new["process_version"]
     assert new["tasks"][0]["title"] == "Check everyone is safe"
     with later.reading() as uow:
-        stored = set(uow.session.scalars(select(ProcessVersionRow.hash)))
-    assert stored == {old["process_version"], new["process_version"]}
+        stored = {row.hash: (row.files, row.forms) for row in uow.session.scalars(select(ProcessVersionRow))}
+    assert set(stored) == {old["process_version"], new["process_version"]}
+    files, forms = stored[old["process_version"]]
+    assert forms["decide_action"][0]["name"] == "action" and "Assess safety" in files["safety_gate.bpmn"]
 
 
 def test_a_broken_diagram_never_becomes_a_version_and_the_server_keeps_serving(system, staff, serve, tmp_path):
