@@ -62,3 +62,7 @@ class InvalidSubmission(IncidentsError):
 
 class AuthenticationFailed(IncidentsError):
     """Wrong username, password or token."""
+
+
+class TooManyAttempts(IncidentsError):
+    """Too many failed logins for this username lately; try again later."""

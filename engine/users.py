@@ -7,16 +7,18 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
-from .errors import AuthenticationFailed, InvalidSubmission
-from .models import ApiToken, User, utcnow
+from .errors import AuthenticationFailed, InvalidSubmission, TooManyAttempts
+from .models import ApiToken, LoginFailure, User, utcnow
 from .roles import REPORTER, STAFF_ROLES
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 _DUMMY_HASH = _HASHER.hash("not a real password")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,79}$")
 MIN_PASSWORD = 8
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,29 @@ def add_user(uow, username: str, roles, password: str) -> Actor:
 
 
 def authenticate(uow, username: str, password: str) -> Actor:
-    """Return the actor for a correct username and password, or raise AuthenticationFailed."""
-    user = uow.session.scalars(select(User).where(User.username == (username or ""))).first()
+    """Return the actor for a correct username and password (in a writing unit of work).
+
+    Raises AuthenticationFailed, or TooManyAttempts once a username has MAX_FAILURES failures
+    within FAILURE_WINDOW; failures are stored in the database, so the limit holds across workers.
+    """
+    username = (username or "")[:80]
+    session = uow.session
+    since = utcnow() - FAILURE_WINDOW
+    failures = session.scalar(select(func.count()).select_from(LoginFailure)
+                              .where(LoginFailure.username == username, LoginFailure.at > since))
+    if failures >= MAX_FAILURES:
+        raise TooManyAttempts("too many failed logins for this account; wait 15 minutes and try again")
+    user = session.scalars(select(User).where(User.username == username)).first()
     try:
         _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        if user is None or not user.active:
+            raise VerificationError()
     except (VerificationError, InvalidHashError):
+        session.add(LoginFailure(username=username))
+        uow.commit()
         raise AuthenticationFailed("wrong username or password") from None
-    if user is None or not user.active:
-        raise AuthenticationFailed("wrong username or password")
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    uow.commit()
     return Actor(user.username, frozenset(user.roles))
 
 

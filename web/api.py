@@ -55,7 +55,7 @@ def create_token():
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
         raise AuthenticationFailed("send {\"username\", \"password\"}")
-    with system().reading() as uow:
+    with system().writing() as uow:
         actor = users.authenticate(uow, str(body.get("username", "")), str(body.get("password", "")))
     with system().writing() as uow:
         token = users.issue_token(uow, actor, system().settings.token_hours)

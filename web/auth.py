@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from engine import users
-from engine.errors import AuthenticationFailed
+from engine.errors import AuthenticationFailed, TooManyAttempts
 
 from .context import system
 
@@ -93,10 +93,12 @@ def login():
     error = None
     if request.method == "POST":
         try:
-            with system().reading() as uow:
+            with system().writing() as uow:
                 actor = users.authenticate(uow, request.form.get("username", ""), request.form.get("password", ""))
         except AuthenticationFailed:
             error = "Wrong username or password."
+        except TooManyAttempts:
+            return render_template("auth/login.html", error="Too many failed attempts. Wait 15 minutes."), 429
         else:
             session.clear()  # a new session at login: nothing from before carries over
             session.permanent = True
