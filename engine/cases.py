@@ -13,6 +13,7 @@ from .casestate import commit, flush, ready_rows, store
 from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
 from .faults import checkpoint
 from .idempotency import finish
+from .identities import identifying_words
 from .instructions import render_instructions
 from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink, User
 from .roles import CASE_OPENING_ROLES, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
@@ -234,6 +235,19 @@ def _task_view(processes, session, row, case, actor) -> dict:
                                           "choice_labels")} for f in form.describe()]}
 
 
+def _check_public_texts(form, clean, case_data):
+    """Refuse public texts (announcements, what aware people are told) that name someone in the case."""
+    errors = {}
+    for field in form.describe():
+        if field.get("public"):
+            words = identifying_words(clean.get(field["name"]) or "", case_data)
+            if words:
+                errors[field["name"]] = [f"This identifies someone involved in the case: {', '.join(words)}. "
+                                         "Leave out names and details."]
+    if errors:
+        raise InvalidSubmission(errors)
+
+
 def _case(session, case_id) -> Case:
     case = session.get(Case, case_id) if isinstance(case_id, int) or str(case_id).isdigit() else None
     if case is None:
@@ -263,7 +277,9 @@ def _reporter_link(session, token):
 def _complete(uow, processes, actor, case, row, data):
     session = uow.session
     runner = processes.runner(case.process_version, session)
-    clean = validate(runner.version.forms[row.task], data)
+    form = runner.version.forms[row.task]
+    clean = validate(form, data)
+    _check_public_texts(form, clean, case.data)
     checkpoint("after_validation")
     workflow = runner.loads(case.state)
     runner.complete(workflow, row.id, clean)

@@ -17,10 +17,10 @@ def string(label, help=None, required=True, max_length=300):
                          metadata=_meta("string", label, help))
 
 
-def text(label, help=None, required=True):
-    """A multi-line text field."""
+def text(label, help=None, required=True, public=False):
+    """A multi-line text field; `public` text is checked for names of people in the case before it is accepted."""
     return fields.String(required=required, validate=validate.Length(min=1 if required else 0, max=20000),
-                         metadata=_meta("text", label, help))
+                         metadata=_meta("text", label, help, public=public))
 
 
 def boolean(label, help=None, required=True):
@@ -106,6 +106,7 @@ class Form(Schema):
                 "choices": list(choices) if choices else None,
                 "choice_labels": dict(choices) if choices else None,
                 "label": meta["label"], "help": meta["help"], "widget": meta.get("widget"),
+                "public": bool(meta.get("public")),
             })
         return out
 

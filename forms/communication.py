@@ -9,6 +9,8 @@ ANNOUNCERS = {"onsite_staff": "On-site staff (the default)", "organizer": "An or
 class InformAwarePeopleForm(Form):
     title = "Tell the people who were aware"
     informed_people = names("Who you told", "One per line, or how many people.", required=True)
+    message_text = text("What you told them", "That it is against policy and official action was taken. "
+                        "No names, no details.", public=True)
     no_details_shared = tick("I told them it is against policy and action was taken, with no specific details")
 
 
@@ -35,7 +37,7 @@ class DecideAnnouncementForm(Form):
 
 class DraftAnnouncementForm(Form):
     title = "Draft the announcement"
-    announcement_text = text("Exact wording", "Must not name or identify anyone involved.")
+    announcement_text = text("Exact wording", "Must not name or identify anyone involved.", public=True)
     announcement_timing = string("When it will be delivered")
 
 
@@ -60,7 +62,7 @@ class DeliverAnnouncementForm(Form):
 
 class StaffAnnouncementForm(Form):
     title = "Make the public announcement"
-    announcement_text = text("What you announced", "Must not name or identify anyone involved.")
+    announcement_text = text("What you announced", "Must not name or identify anyone involved.", public=True)
     delivered_at = when("When")
 
 

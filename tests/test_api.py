@@ -266,7 +266,8 @@ def test_the_longest_path_runs_through_the_api(api, client):
     assert api("orla").post(f"/api/cases/{cid}/messages/attendee_distressed", json={}).status_code == 201
     do(api, "tom", cid, "send_written_notice", notice_sent_at="2026-11-24T12:00", reason_shared_with_organizers=False)
     do(api, "orla", cid, "acknowledge_sanction", sanction_acknowledged=True)
-    do(api, "olga", cid, "inform_aware_people", informed_people=["Kim", "Lee"], no_details_shared=True)
+    do(api, "olga", cid, "inform_aware_people", informed_people=["Kim", "Lee"], no_details_shared=True,
+       message_text="It was against our policy and action was taken.")
     do(api, "tom", cid, "decide_announcement", announcement_needed=True, announcer="organizer")
     do(api, "orla", cid, "draft_announcement", announcement_text="Draft one", announcement_timing="closing")
     do(api, "tom", cid, "approve_wording", wording_approved=False, wording_feedback="Shorter")
@@ -378,3 +379,37 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_stored_answer(api):
               for _ in range(2)]
     assert opened[0].status_code == opened[1].status_code == 201
     assert opened[0].get_json()["id"] == opened[1].get_json()["id"]
+
+
+def test_public_texts_that_name_someone_in_the_case_are_refused(api):
+    case = open_case(api)
+    cid = case["id"]
+    do(api, "olga", cid, "call_incident_team", team_member_contacted="Tess", called_at="2026-11-24T10:00")
+    do(api, "olga", cid, "assess_safety", general_threat=False)
+    do(api, "olga", cid, "ask_victim_law_enforcement", victim_requests_law_enforcement=False)
+    do(api, "olga", cid, "support_victim", offered_private_place=True, explained_role_and_asked=True,
+       gave_emergency_contacts=True)
+    do(api, "olga", cid, "choose_account_writer", written_by="staff_transcription")
+    do(api, "olga", cid, "transcribe_account", harasser_identification="Mal Lory from team Rocket",
+       behavior="Comments", approximate_time="22:00", others_aware=["Kim Witness"])
+    do(api, "olga", cid, "send_report", report_reviewed=True)
+    do(api, "tom", cid, "review_report", policy_assessment="A")
+    do(api, "orla", cid, "add_organizer_view", organizer_view="V")
+    do(api, "tom", cid, "decide_action", action="warning", warning_form="verbal", rationale="r", decided_with="Olga")
+    do(api, "olga", cid, "meet_harasser", report_summarized=True, decision_notified=True, harasser_disputes=False)
+    task = task_of(api, "olga", cid, "inform_aware_people")
+    before = history(api, cid)
+    reply = api("olga").post(f"/api/tasks/{task}", json={"data": {
+        "informed_people": ["Kim Witness"], "no_details_shared": True,
+        "message_text": "Mal from team rocket was warned; thanks kim and Rae."}})
+    assert reply.status_code == 422
+    assert reply.get_json()["errors"] == {"message_text": [
+        "This identifies someone involved in the case: kim, Mal, Rae, rocket. Leave out names and details."]}
+    assert history(api, cid) == before
+    do(api, "olga", cid, "inform_aware_people", informed_people=["Kim Witness"], no_details_shared=True,
+       message_text="This was against our Code of Conduct and official action was taken.")
+    do(api, "tom", cid, "decide_announcement", announcement_needed=True)
+    task = task_of(api, "olga", cid, "deliver_announcement_staff")
+    reply = api("olga").post(f"/api/tasks/{task}", json={"data": {
+        "announcement_text": "Lory has been removed.", "delivered_at": "2026-11-24T18:00"}})
+    assert reply.status_code == 422 and "Lory" in reply.get_json()["errors"]["announcement_text"][0]

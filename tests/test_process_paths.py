@@ -131,7 +131,8 @@ def notify_sanction(driver):
 
 
 def inform_aware(driver):
-    driver.complete("inform_aware_people", informed_people=["two mentors", "a volunteer"], no_details_shared=True)
+    driver.complete("inform_aware_people", informed_people=["two mentors", "a volunteer"], no_details_shared=True,
+                    message_text="Against policy; action taken.")
 
 
 def decide_announcement(driver, announcer=None):
@@ -296,7 +297,8 @@ def test_the_incident_team_that_cannot_reach_onsite_staff_runs_the_whole_case_in
     complete_as_team("send_report", report_reviewed=True)
     decide(driver)
     complete_as_team("meet_harasser", report_summarized=True, decision_notified=True, harasser_disputes=False)
-    complete_as_team("inform_aware_people", informed_people=["3"], no_details_shared=True)
+    complete_as_team("inform_aware_people", informed_people=["3"], no_details_shared=True,
+                     message_text="Against policy; action taken.")
     decide_announcement(driver, "onsite_staff")
     complete_as_team("deliver_announcement_staff", announcement_text="Action was taken.", delivered_at=WHEN)
     close(driver)
