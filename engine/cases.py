@@ -16,7 +16,7 @@ from .idempotency import finish
 from .identities import identifying_words
 from .instructions import render_instructions
 from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink, User
-from .roles import CASE_OPENING_ROLES, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
+from .roles import AUDITOR, CASE_OPENING_ROLES, INCIDENT_TEAM, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
 
 
@@ -102,10 +102,15 @@ def list_inbox(uow, actor) -> list:
 
 
 def get_case(uow, actor, case_id) -> dict:
-    """The case's status, data, ready tasks and (for its staff) the reporter's private link."""
+    """The case's status, data, ready tasks and (for its staff) the reporter's private link.
+
+    Run it in a writing unit of work: an auditor's or the incident team's view is recorded.
+    """
     case = _case(uow.session, case_id)
     check_can_view(actor, case.data)
-    return case_view(case, ready_rows(uow.session, case.id), actor, uow.session)
+    view = case_view(case, ready_rows(uow.session, case.id), actor, uow.session)
+    _record_access(uow, actor, case, "case")
+    return view
 
 
 def get_task(uow, processes, actor, task_id) -> dict:
@@ -180,10 +185,26 @@ def available_messages(actor, case: dict) -> list:
     return names
 
 
-def case_history(uow, actor, case_id) -> list:
-    """Every event of the case in order: who, which role, when, which task, the data entered."""
+def case_with_history(uow, actor, case_id) -> tuple:
+    """The case page: the case and its history, recorded as one view for auditors and the incident team."""
     case = _case(uow.session, case_id)
     check_can_view(actor, case.data)
+    _record_access(uow, actor, case, "case and history")
+    return case_view(case, ready_rows(uow.session, case.id), actor, uow.session), _events(uow, actor, case)
+
+
+def case_history(uow, actor, case_id) -> list:
+    """Every event of the case in order: who, which role, when, which task, the data entered.
+
+    Run it in a writing unit of work: an auditor's or the incident team's view is recorded first.
+    """
+    case = _case(uow.session, case_id)
+    check_can_view(actor, case.data)
+    _record_access(uow, actor, case, "history")
+    return _events(uow, actor, case)
+
+
+def _events(uow, actor, case) -> list:
     events = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
     return [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "role": e.role, "type": e.type, "task": e.task,
              "data": visible_data(actor, e.data, case.data)} for e in events]
@@ -233,6 +254,15 @@ def _task_view(processes, session, row, case, actor) -> dict:
             "documentation": spec.documentation,
             "fields": [{k: f[k] for k in ("name", "type", "required", "choices", "label", "help", "widget",
                                           "choice_labels")} for f in form.describe()]}
+
+
+def _record_access(uow, actor, case, what):
+    """Append a 'case_viewed' event when an auditor or the incident team opens a case's data or history."""
+    role = next((r for r in (AUDITOR, INCIDENT_TEAM) if r in actor.roles), None)
+    if role is None:
+        return
+    history.append(uow.session, case, actor.username, role, "case_viewed", None, None, {"viewed": what})
+    commit(uow)
 
 
 def _check_public_texts(form, clean, case_data):

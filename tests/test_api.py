@@ -413,3 +413,21 @@ def test_public_texts_that_name_someone_in_the_case_are_refused(api):
     reply = api("olga").post(f"/api/tasks/{task}", json={"data": {
         "announcement_text": "Lory has been removed.", "delivered_at": "2026-11-24T18:00"}})
     assert reply.status_code == 422 and "Lory" in reply.get_json()["errors"]["announcement_text"][0]
+
+
+def test_auditor_and_incident_team_views_are_recorded_in_the_history(api, system):
+    case = open_case(api)
+    cid = case["id"]
+    assert api("olga").get(f"/api/cases/{cid}").status_code == 200  # on-site staff views are not recorded
+    assert api("audrey").get(f"/api/cases/{cid}").status_code == 200
+    assert api("audrey").get(f"/api/cases/{cid}/history").status_code == 200
+    assert api("tom").get(f"/api/cases/{cid}").status_code == 200
+    events = history(api, cid)
+    assert [(e["type"], e["actor"], e["role"], e["data"]) for e in events[1:]] == [
+        ("case_viewed", "audrey", "auditor", {"viewed": "case"}),
+        ("case_viewed", "audrey", "auditor", {"viewed": "history"}),
+        ("case_viewed", "tom", "incident_team", {"viewed": "case"})]
+    from engine import history as chain
+    with system.reading() as uow:
+        assert all(report.ok for report in chain.verify_all(uow.session))
+    assert api("audrey").post(f"/api/tasks/{case['tasks'][0]['id']}", json={"data": {}}).status_code == 403

@@ -42,7 +42,7 @@ def tasks_of(system, case_id):
 
 @pytest.fixture
 def onsite(system, staff):
-    system.staff_actor = staff["team"]
+    system.staff_actor = staff["onsite"]
     return staff["onsite"]
 
 

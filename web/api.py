@@ -75,16 +75,14 @@ def open_case():
 def get_case(case_id):
     """One case with its data, ready tasks and (for its staff) the reporter's link."""
     actor = api_actor()
-    with system().reading() as uow:
-        return jsonify(with_link(cases.get_case(uow, actor, case_id)))
+    return jsonify(with_link(retrying(system().writing, lambda uow: cases.get_case(uow, actor, case_id))))
 
 
 @bp.route("/cases/<int:case_id>/history")
 def history(case_id):
     """The case's history in order."""
     actor = api_actor()
-    with system().reading() as uow:
-        return jsonify(cases.case_history(uow, actor, case_id))
+    return jsonify(retrying(system().writing, lambda uow: cases.case_history(uow, actor, case_id)))
 
 
 @bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))

@@ -52,9 +52,7 @@ def new_case():
 @login_required
 def case(case_id):
     """Status, current tasks, the reporter's link (for on-site staff) and the full history."""
-    with system().reading() as uow:
-        view = cases.get_case(uow, g.actor, case_id)
-        history = cases.case_history(uow, g.actor, case_id)
+    view, history = retrying(system().writing, lambda uow: cases.case_with_history(uow, g.actor, case_id))
     messages = [(name, MESSAGE_LABELS[name]) for name in cases.available_messages(g.actor, view)]
     return render_template("pages/case.html", case=view, history=history, messages=messages,
                            reporter_link=reporter_url(view["reporter_token"]))
