@@ -6,10 +6,11 @@ CASE_READERS = frozenset({ONSITE_STAFF, INCIDENT_TEAM, ORGANIZER, AUDITOR})
 FULL_READERS = frozenset({ONSITE_STAFF, INCIDENT_TEAM, AUDITOR})
 # what organizers never see: the reporter's identity and statement, and who else was involved or aware
 REPORTER_FIELDS = frozenset({"reporter_name", "harasser_identification", "behavior", "approximate_time",
-                             "circumstances", "others_involved", "others_aware", "note"})
+                             "circumstances", "others_involved", "others_aware", "note", "informed_people",
+                             "distress_notes", "follow_up_notes"})
 # why a sanction was decided: organizers learn it only when the person asked for the reason to be shared
 REASON_FIELDS = frozenset({"rationale", "policy_assessment", "reconsider_reason", "harasser_account",
-                           "staff_notes", "closing_summary"})
+                           "staff_notes", "closing_summary", "appeal_rationale"})
 REDACTED = "[redacted]"
 
 

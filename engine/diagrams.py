@@ -60,8 +60,12 @@ def load_directory(directory, forms) -> ProcessVersion:
     return load_files(files, forms)
 
 
-def load_files(files: dict, forms: dict) -> ProcessVersion:
-    """Validate and parse diagram files given as {name: bytes} with the forms they use."""
+def load_files(files: dict, forms: dict, stored=False) -> ProcessVersion:
+    """Validate and parse diagram files given as {name: bytes} with the forms they use.
+
+    A `stored` version (an older one, run for the cases that started on it) only needs a form for
+    each of its own tasks: later releases may have added forms it never had.
+    """
     trees = {name: parse_safely(data, name) for name, data in files.items()}
     _check_call_targets(trees)
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -88,10 +92,11 @@ def load_files(files: dict, forms: dict) -> ProcessVersion:
         _lint_bpmn(name, tree)
         user_tasks.update(_user_tasks(name, tree))
         messages.update(m.get("name") for m in tree.iter(f"{{{BPMN}}}message"))
-    _check_forms(user_tasks, forms)
+    _check_forms(user_tasks, forms, every_form_used=not stored)
+    forms = {key: form for key, form in forms.items() if key in user_tasks} if stored else dict(forms)
     return ProcessVersion(
         hash=content_hash(files, forms), files={n: d.decode("utf-8") for n, d in files.items()},
-        spec=spec, subprocess_specs=subprocess_specs, user_tasks=user_tasks, forms=dict(forms),
+        spec=spec, subprocess_specs=subprocess_specs, user_tasks=user_tasks, forms=forms,
         messages=frozenset(messages), event_subprocesses=event_subprocesses,
     )
 
@@ -228,11 +233,11 @@ def _user_tasks(name, tree):
     return found
 
 
-def _check_forms(user_tasks, forms):
-    """Every user task has a form and every form has a user task."""
+def _check_forms(user_tasks, forms, every_form_used=True):
+    """Every user task has a form and (for the version being published) every form has a user task."""
     for task_id, task in sorted(user_tasks.items()):
         if task_id not in forms:
             raise DiagramError("user task has no form (forms/ has no schema with this key)",
                                task.file_name, task_id, task.line)
-    for key in sorted(set(forms) - set(user_tasks)):
+    for key in sorted(set(forms) - set(user_tasks)) if every_form_used else ():
         raise DiagramError(f"form {key!r} has no user task with this id in any diagram", element_id=key)

@@ -1,5 +1,6 @@
 """Idempotency keys: a retried POST gets the stored answer of the request that already committed."""
 import hashlib
+import json
 from dataclasses import dataclass
 
 from .errors import InvalidSubmission
@@ -18,8 +19,14 @@ class Idempotency:
     @classmethod
     def for_request(cls, scope, key, method, path, body: bytes):
         """Build one from the request line and body; the fingerprint tells a retry from a different request."""
+        if not 1 <= len(key) <= 200:
+            raise InvalidSubmission({"Idempotency-Key": ["Use a key of 1 to 200 characters."]})
+        try:  # the same JSON sent again with other spacing or key order is the same request
+            body = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            pass
         digest = hashlib.sha256(f"{method} {path}\n".encode() + (body or b"")).hexdigest()
-        return cls(scope, key[:200], digest)
+        return cls(scope, key, digest)
 
     def stored(self, session):
         """The stored answer for this key, or None; a key reused for another request is refused."""

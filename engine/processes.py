@@ -38,7 +38,8 @@ class ProcessRegistry:
         row = session.scalars(select(ProcessVersionRow).order_by(ProcessVersionRow.created_at.desc())).first()
         if row is None:
             return None
-        return cls(load_files({n: t.encode("utf-8") for n, t in row.files.items()}, forms), forms, directory)
+        return cls(load_files({n: t.encode("utf-8") for n, t in row.files.items()}, forms, stored=True), forms,
+                   directory)
 
     def reload(self) -> bool:
         """Adopt the directory's files if they changed and validate; a broken change is logged and ignored."""
@@ -78,6 +79,6 @@ class ProcessRegistry:
                 # forms are Python in this release: an old version runs with today's form code
                 log.warning("process version %s was recorded with other forms than the code has now",
                             version_hash[:12])
-            runner = CaseRunner(load_files(files, self._forms))
+            runner = CaseRunner(load_files(files, self._forms, stored=True))
             self._runners[version_hash] = runner
         return runner

@@ -2,6 +2,7 @@
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from .models import Case, utcnow
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
+RETRY_LATER = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ def tick(system, now=None) -> TickReport:
     now = now or utcnow()
     seen, fired = set(), 0
     while True:
+        case_id = None
         try:
             with system.writing() as uow:
                 query = (select(Case).where(Case.next_due <= now, Case.id.not_in(seen) if seen else True)
@@ -36,25 +39,40 @@ def tick(system, now=None) -> TickReport:
                 case = uow.session.scalars(query).first()
                 if case is None:
                     break
-                seen.add(case.id)
+                case_id = case.id
+                seen.add(case_id)
                 fired += _fire(uow, system.processes, case)
         except StaleCase:
             continue  # someone changed the case meanwhile; the next tick sees its new due time
+        except Exception:
+            if case_id is None:
+                raise  # the database itself failed, not one case
+            # one case that cannot be run must not stop the escalations of every other case
+            log.exception("timers of case %s could not be fired; retrying in %s", case_id, RETRY_LATER)
+            _postpone(system, case_id, now + RETRY_LATER)
     return TickReport(len(seen), fired)
+
+
+def _postpone(system, case_id, when):
+    with system.writing() as uow:
+        case = uow.session.get(Case, case_id)
+        if case is not None and case.next_due is not None and case.next_due < when:
+            case.next_due = when
+            commit(uow)
 
 
 def _fire(uow, processes, case) -> int:
     session = uow.session
     runner = processes.runner(case.process_version, session)
     workflow = runner.loads(case.state)
-    before = {t.id for t in runner.ready_tasks(workflow)}
+    before, due_before = {t.id for t in runner.ready_tasks(workflow)}, case.next_due
     runner.refresh(workflow)
     rows = store(session, runner, case, workflow)
     new = [r.task for r in rows if r.id not in before]
-    if not new and case.next_due and case.next_due <= utcnow():
-        return 0  # not due by the engine's clock yet: leave it for the next tick, write nothing
-    if new:
-        history.append(session, case, SYSTEM, SYSTEM, "timer_fired", None, None, {"tasks": sorted(new)})
+    if not new and case.next_due == due_before:
+        return 0  # nothing fired by the engine's clock yet: leave it for the next tick, write nothing
+    # a timer fired: it created tasks, or moved on to other timers (or to none)
+    history.append(session, case, SYSTEM, SYSTEM, "timer_fired", None, None, {"tasks": sorted(new)})
     commit(uow)
     return len(new)
 

@@ -431,3 +431,17 @@ def test_auditor_and_incident_team_views_are_recorded_in_the_history(api, system
     with system.reading() as uow:
         assert all(report.ok for report in chain.verify_all(uow.session))
     assert api("audrey").post(f"/api/tasks/{case['tasks'][0]['id']}", json={"data": {}}).status_code == 403
+
+
+def test_idempotency_keys_are_checked_and_the_same_json_in_other_spacing_is_the_same_request(api):
+    case = open_case(api)
+    user = api("olga")
+    url = f"/api/tasks/{case['tasks'][0]['id']}"
+    long_key = {**user.headers, "Idempotency-Key": "k" * 201}
+    assert user.client.post(url, json={"data": {}}, headers=long_key).status_code == 422
+    headers = {**user.headers, "Idempotency-Key": "spacing", "Content-Type": "application/json"}
+    first = user.client.post(url, data='{"data": {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}}',
+                             headers=headers)
+    again = user.client.post(url, data='{"data":{"called_at":"2026-11-24T10:00","team_member_contacted":"T"}}',
+                             headers=headers)
+    assert first.status_code == again.status_code == 200 and first.get_json() == again.get_json()

@@ -114,3 +114,11 @@ def test_incidents_verify_names_the_first_broken_link(system, case_id):
     assert result.returncode == 1
     assert f"case {case_id}: BROKEN at event seq 4: its content does not match its hash (edited)" in result.stdout
     assert "1 cases, 4 events checked: 0 intact, 1 broken" in result.stdout
+
+
+def test_the_database_refuses_to_empty_the_history(system, case_id):
+    statement = "TRUNCATE case_events" if system.db.dialect.name == "postgresql" else "DELETE FROM case_events"
+    with pytest.raises(Exception, match="append-only"):
+        with system.db.begin() as conn:
+            conn.execute(text(statement))
+    assert reports(system)[0].ok

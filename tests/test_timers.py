@@ -115,3 +115,20 @@ def test_two_tickers_at_once_fire_each_timer_exactly_once(system, onsite):
     assert sorted(fired) == [(case_id, 1) for case_id in ids]
     for case_id in ids:
         assert tasks_of(system, case_id) == ["call_incident_team", "unacknowledged_incident"]
+
+
+def test_a_case_that_cannot_be_run_does_not_stop_the_other_escalations(system, onsite, caplog):
+    from sqlalchemy import update
+    broken, fine = open_case(system, onsite), open_case(system, onsite)
+    age(system, broken["id"], 16)
+    age(system, fine["id"], 16)
+    with system.writing() as uow:
+        uow.session.execute(update(Case).where(Case.id == broken["id"]).values(state='{"not": "a workflow"}'))
+        uow.commit()
+    report = timers.tick(system)
+    assert report.tasks == 1
+    assert tasks_of(system, fine["id"]) == ["call_incident_team", "unacknowledged_incident"]
+    with system.reading() as uow:
+        assert uow.session.get(Case, broken["id"]).next_due > utcnow() + timedelta(minutes=4)
+    assert f"timers of case {broken['id']} could not be fired" in caplog.text
+    assert timers.tick(system).cases == 0  # postponed, not retried on every tick

@@ -85,3 +85,17 @@ def test_a_broken_diagram_never_becomes_a_version_and_the_server_keeps_serving(s
         time.sleep(0.3)
     with system.reading() as uow:
         assert set(uow.session.scalars(select(ProcessVersionRow.hash))) == {good, version}
+
+
+def test_a_later_release_with_a_new_task_and_form_still_runs_older_cases(system, staff):
+    actor = staff["onsite"]
+    with system.writing() as uow:
+        old = cases.open_case(uow, system.processes, actor, INTAKE)
+    later_forms = {**FORMS, "a_task_added_later": FORMS["close_case"]}
+    read, write = session_factories(system.db)
+    registry = ProcessRegistry(system.processes.current, later_forms)
+    registry._runners.clear()  # a new release has only its own version in memory
+    later = Incidents(system.settings, system.db, registry, read, write)
+    with later.writing() as uow:
+        old = cases.complete_task(uow, later.processes, actor, old["tasks"][0]["id"], CALL)
+    assert [t["task"] for t in old["tasks"]] == ["assess_safety"]

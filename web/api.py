@@ -4,7 +4,7 @@ import hashlib
 from flask import Blueprint, jsonify, request
 
 from engine import cases, users
-from engine.errors import AuthenticationFailed, InvalidSubmission, TaskNotReady
+from engine.errors import AuthenticationFailed, InvalidSubmission, NotFound, TaskNotReady
 from engine.idempotency import Idempotency
 from engine.uow import retrying
 
@@ -29,7 +29,7 @@ def _write(scope, action):
                    if key else None)
     try:
         return retrying(system().writing, lambda uow: action(uow, idempotency))
-    except TaskNotReady:
+    except (TaskNotReady, NotFound):
         if idempotency is None:
             raise
         with system().reading() as uow:  # a twin of this request may have committed meanwhile
