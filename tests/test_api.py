@@ -29,6 +29,20 @@ def do(api, user, case_id, task, **data):
     return reply.get_json()
 
 
+def to_report_sent(api, **account):
+    """Open a case and take it through the safety gate and a transcribed report; returns the case id."""
+    cid = open_case(api)["id"]
+    do(api, "olga", cid, "call_incident_team", team_member_contacted="Tess", called_at="2026-11-24T10:00")
+    do(api, "olga", cid, "assess_safety", general_threat=False)
+    do(api, "olga", cid, "ask_victim_law_enforcement", victim_requests_law_enforcement=False)
+    do(api, "olga", cid, "support_victim", offered_private_place=True, explained_role_and_asked=True,
+       gave_emergency_contacts=True)
+    do(api, "olga", cid, "choose_account_writer", written_by="staff_transcription")
+    do(api, "olga", cid, "transcribe_account", **{"behavior": "B", "approximate_time": "22:00", **account})
+    do(api, "olga", cid, "send_report", report_reviewed=True)
+    return cid
+
+
 def history(api, case_id, user="olga"):
     reply = api(user).get(f"/api/cases/{case_id}/history")
     assert reply.status_code == 200
@@ -341,17 +355,8 @@ def test_malformed_task_bodies_get_422(api, body):
 
 
 def test_organizers_see_no_reporter_identity_or_statement(api):
-    case = open_case(api)
-    cid = case["id"]
-    do(api, "olga", cid, "call_incident_team", team_member_contacted="Tess", called_at="2026-11-24T10:00")
-    do(api, "olga", cid, "assess_safety", general_threat=False)
-    do(api, "olga", cid, "ask_victim_law_enforcement", victim_requests_law_enforcement=False)
-    do(api, "olga", cid, "support_victim", offered_private_place=True, explained_role_and_asked=True,
-       gave_emergency_contacts=True)
-    do(api, "olga", cid, "choose_account_writer", written_by="staff_transcription")
-    do(api, "olga", cid, "transcribe_account", harasser_identification="Mal Lory", behavior="Groped someone",
-       approximate_time="22:00", others_aware=["Kim Witness"])
-    do(api, "olga", cid, "send_report", report_reviewed=True)
+    cid = to_report_sent(api, harasser_identification="Mal Lory", behavior="Groped someone",
+                         others_aware=["Kim Witness"])
     as_organizer = api("orla").get(f"/api/cases/{cid}").get_json()
     history_text = str(api("orla").get(f"/api/cases/{cid}/history").get_json())
     for secret in ("Rae Porter", "Mal Lory", "Groped someone", "Kim Witness"):
@@ -382,17 +387,8 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_stored_answer(api):
 
 
 def test_public_texts_that_name_someone_in_the_case_are_refused(api):
-    case = open_case(api)
-    cid = case["id"]
-    do(api, "olga", cid, "call_incident_team", team_member_contacted="Tess", called_at="2026-11-24T10:00")
-    do(api, "olga", cid, "assess_safety", general_threat=False)
-    do(api, "olga", cid, "ask_victim_law_enforcement", victim_requests_law_enforcement=False)
-    do(api, "olga", cid, "support_victim", offered_private_place=True, explained_role_and_asked=True,
-       gave_emergency_contacts=True)
-    do(api, "olga", cid, "choose_account_writer", written_by="staff_transcription")
-    do(api, "olga", cid, "transcribe_account", harasser_identification="Mal Lory from team Rocket",
-       behavior="Comments", approximate_time="22:00", others_aware=["Kim Witness"])
-    do(api, "olga", cid, "send_report", report_reviewed=True)
+    cid = to_report_sent(api, harasser_identification="Mal Lory from team Rocket", behavior="Comments",
+                         others_aware=["Kim Witness"])
     do(api, "tom", cid, "review_report", policy_assessment="A")
     do(api, "orla", cid, "add_organizer_view", organizer_view="V")
     do(api, "tom", cid, "decide_action", action="warning", warning_form="verbal", rationale="r", decided_with="Olga")

@@ -146,7 +146,7 @@ def test_other_roles_cannot_open_someone_elses_task_page(client, staff, user, st
 def test_an_error_log_never_shows_a_reporters_link(app, client, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
-    monkeypatch.setattr("engine.cases.reporter_task", broken)
+    monkeypatch.setattr("engine.views.reporter_task", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     reply = client.get("/r/s3cret-reporter-token")
     assert reply.status_code == 500

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, timers
+from engine import cases, timers, views
 from engine.models import Case, CaseEvent, utcnow
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
@@ -37,7 +37,7 @@ def age(system, case_id, minutes):
 
 def tasks_of(system, case_id):
     with system.reading() as uow:
-        return sorted(t["task"] for t in cases.get_case(uow, system.staff_actor, case_id)["tasks"])
+        return sorted(t["task"] for t in views.get_case(uow, system.staff_actor, case_id)["tasks"])
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_an_uncalled_case_escalates_to_the_team_after_15_minutes_once(system, on
     assert tasks_of(system, case["id"]) == ["call_incident_team", "unacknowledged_incident"]
     assert timers.tick(system) == timers.TickReport(cases=0, tasks=0)
     with system.reading() as uow:
-        events = cases.case_history(uow, system.staff_actor, case["id"])
+        events = views.case_history(uow, system.staff_actor, case["id"])
     assert events[-1]["type"] == "timer_fired" and events[-1]["data"] == {"tasks": ["unacknowledged_incident"]}
     assert events[-1]["actor"] == "system"
 

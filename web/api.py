@@ -3,7 +3,7 @@ import hashlib
 
 from flask import Blueprint, jsonify, request
 
-from engine import cases, users
+from engine import cases, users, views
 from engine.errors import AuthenticationFailed, InvalidSubmission, NotFound, TaskNotReady
 from engine.idempotency import Idempotency
 from engine.uow import retrying
@@ -75,14 +75,14 @@ def open_case():
 def get_case(case_id):
     """One case with its data, ready tasks and (for its staff) the reporter's link."""
     actor = api_actor()
-    return jsonify(with_link(retrying(system().writing, lambda uow: cases.get_case(uow, actor, case_id))))
+    return jsonify(with_link(retrying(system().writing, lambda uow: views.get_case(uow, actor, case_id))))
 
 
 @bp.route("/cases/<int:case_id>/history")
 def history(case_id):
     """The case's history in order."""
     actor = api_actor()
-    return jsonify(retrying(system().writing, lambda uow: cases.case_history(uow, actor, case_id)))
+    return jsonify(retrying(system().writing, lambda uow: views.case_history(uow, actor, case_id)))
 
 
 @bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))
@@ -100,7 +100,7 @@ def list_tasks():
     """The ready tasks the caller may act on."""
     actor = api_actor()
     with system().reading() as uow:
-        tasks = cases.list_inbox(uow, actor)
+        tasks = views.list_inbox(uow, actor)
     return jsonify([{k: t[k] for k in ("id", "case_id", "task", "title", "role")} for t in tasks])
 
 
@@ -109,7 +109,7 @@ def get_task(task_id):
     """A task with its instructions and fields."""
     actor = api_actor()
     with system().reading() as uow:
-        return jsonify(_public_task(cases.get_task(uow, system().processes, actor, task_id)))
+        return jsonify(_public_task(views.get_task(uow, system().processes, actor, task_id)))
 
 
 @bp.route("/tasks/<task_id>", methods=("POST",))
@@ -126,7 +126,7 @@ def complete_task(task_id):
 def reporter_task(token):
     """The reporter's task through the private link."""
     with system().reading() as uow:
-        return jsonify(_public_task(cases.reporter_task(uow, system().processes, token)))
+        return jsonify(_public_task(views.reporter_task(uow, system().processes, token)))
 
 
 @bp.route("/reporter/<token>", methods=("POST",))

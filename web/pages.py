@@ -1,7 +1,7 @@
 """Staff pages: inbox, opening a case, the case page and the task page."""
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from engine import cases
+from engine import cases, views
 from engine.errors import InvalidSubmission
 from engine.uow import retrying
 from engine.roles import CASE_OPENING_ROLES
@@ -23,7 +23,7 @@ MESSAGE_LABELS = {"safety_concern": "Raise a safety concern", "attendee_distress
 def inbox():
     """The ready tasks of the user's roles, newest case first."""
     with system().reading() as uow:
-        tasks = cases.list_inbox(uow, g.actor)
+        tasks = views.list_inbox(uow, g.actor)
     may_open = bool(g.actor.roles & set(CASE_OPENING_ROLES))
     return render_template("pages/inbox.html", tasks=tasks, may_open=may_open)
 
@@ -52,8 +52,8 @@ def new_case():
 @login_required
 def case(case_id):
     """Status, current tasks, the reporter's link (for on-site staff) and the full history."""
-    view, history = retrying(system().writing, lambda uow: cases.case_with_history(uow, g.actor, case_id))
-    messages = [(name, MESSAGE_LABELS[name]) for name in cases.available_messages(g.actor, view)]
+    view, history = retrying(system().writing, lambda uow: views.case_with_history(uow, g.actor, case_id))
+    messages = [(name, MESSAGE_LABELS[name]) for name in views.available_messages(g.actor, view)]
     return render_template("pages/case.html", case=view, history=history, messages=messages,
                            reporter_link=reporter_url(view["reporter_token"]))
 
@@ -73,7 +73,7 @@ def raise_message(case_id, name):
 def task(task_id):
     """The step's instructions and its form; errors shown next to the fields, values kept."""
     with system().reading() as uow:
-        view = cases.get_task(uow, system().processes, g.actor, task_id)
+        view = views.get_task(uow, system().processes, g.actor, task_id)
     values, errors = {}, {}
     if request.method == "POST":
         values = request.form

@@ -1,7 +1,7 @@
 """The reporter's private link: no account, one task, and nothing about the rest of the case."""
 from flask import Blueprint, render_template, request
 
-from engine import cases
+from engine import cases, views
 from engine.errors import InvalidSubmission
 from engine.uow import retrying
 
@@ -16,7 +16,7 @@ bp = Blueprint("reporter", __name__)
 def task(token):
     """Show the reporter's task and take their account; the link stops working once it is sent."""
     with system().reading() as uow:
-        view = cases.reporter_task(uow, system().processes, token)
+        view = views.reporter_task(uow, system().processes, token)
     values, errors = {}, {}
     if request.method == "POST":
         values = request.form

@@ -1,0 +1,168 @@
+"""Reading cases: the inbox, a case, its history, a task's page; views by auditors and the team are recorded.
+
+Each takes a unit of work and plain values and returns plain data; nothing here knows about HTTP.
+"""
+from sqlalchemy import desc, select
+
+from . import history
+from .access import check_can_act, check_can_view, sees_reporter_link, visible_data
+from .casestate import commit, ready_rows
+from .errors import NotAllowed, NotFound, TaskNotReady
+from .instructions import render_instructions
+from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink
+from .roles import AUDITOR, INCIDENT_TEAM, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
+from .users import REPORTER_ACTOR
+
+
+def list_inbox(uow, actor) -> list:
+    """The ready tasks the actor's roles act on, newest case first; excluded cases never appear."""
+    roles = sorted(actor.roles - {REPORTER})
+    if not roles:
+        return []
+    rows = uow.session.execute(
+        select(ReadyTaskRow, Case.excluded_staff, Case.event_name)
+        .join(Case, Case.id == ReadyTaskRow.case_id)
+        .where(ReadyTaskRow.role.in_(roles), ReadyTaskRow.lane != REPORTER)
+        .order_by(desc(Case.created_at), desc(Case.id), ReadyTaskRow.ready_at)
+    ).all()
+    return [{**_summary(row), "event_name": event} for row, excluded, event in rows
+            if actor.username not in (excluded or [])]
+
+
+def get_case(uow, actor, case_id) -> dict:
+    """The case's status, data, ready tasks and (for its staff) the reporter's private link.
+
+    Run it in a writing unit of work: an auditor's or the incident team's view is recorded.
+    """
+    case = load_case(uow.session, case_id)
+    check_can_view(actor, case.data)
+    view = case_view(case, ready_rows(uow.session, case.id), actor, uow.session)
+    _record_access(uow, actor, case, "case")
+    return view
+
+
+SANCTIONS = ("temporary_suspension", "permanent_ban")
+
+
+def available_messages(actor, case: dict) -> list:
+    """The messages `actor` may raise on the case now (a case view from get_case)."""
+    names = []
+    for name, roles in MESSAGE_ROLES.items():
+        if not actor.roles & roles:
+            continue
+        if name in OPEN_CASE_MESSAGES and case["status"] == "open":
+            names.append(name)
+        elif (name == "appeal" and case["status"] == "closed" and case["data"].get("action") in SANCTIONS
+              and not case["data"].get("appeal_outcome")):
+            names.append(name)
+    return names
+
+
+def case_with_history(uow, actor, case_id) -> tuple:
+    """The case page: the case and its history, recorded as one view for auditors and the incident team."""
+    case = load_case(uow.session, case_id)
+    check_can_view(actor, case.data)
+    _record_access(uow, actor, case, "case and history")
+    return case_view(case, ready_rows(uow.session, case.id), actor, uow.session), _events(uow, actor, case)
+
+
+def case_history(uow, actor, case_id) -> list:
+    """Every event of the case in order: who, which role, when, which task, the data entered.
+
+    Run it in a writing unit of work: an auditor's or the incident team's view is recorded first.
+    """
+    case = load_case(uow.session, case_id)
+    check_can_view(actor, case.data)
+    _record_access(uow, actor, case, "history")
+    return _events(uow, actor, case)
+
+
+def _events(uow, actor, case) -> list:
+    events = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
+    return [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "role": e.role, "type": e.type, "task": e.task,
+             "data": visible_data(actor, e.data, case.data)} for e in events]
+
+
+def get_task(uow, processes, actor, task_id) -> dict:
+    """A ready task with its rendered instructions and its form's fields, for someone who may complete it."""
+    row, case = ready_task(uow.session, actor, task_id)
+    if row.lane == REPORTER:
+        raise NotAllowed("the reporter completes this task through their private link")
+    check_can_act(actor, case.data, row.role)
+    return _task_view(processes, uow.session, row, case, actor)
+
+
+def reporter_task(uow, processes, token) -> dict:
+    """The reporter's task behind a private link; NotFound once it is done or for any unknown link."""
+    link, row, case = reporter_link_task(uow.session, token)
+    view = _task_view(processes, uow.session, row, case, REPORTER_ACTOR)
+    view.pop("case_id")
+    return view
+
+
+def case_view(case, rows, actor, session) -> dict:
+    """The case as the API shows it (the reporter token is turned into a link by the web layer)."""
+    token = None
+    if sees_reporter_link(actor, case.data) and any(r.lane == REPORTER for r in rows):
+        token = session.scalars(select(ReporterLink.token).where(
+            ReporterLink.case_id == case.id, ReporterLink.used_at.is_(None))).first()
+    return {"id": case.id, "status": case.status, "process_version": case.process_version,
+            "event_name": case.event_name, "created_at": _iso(case.created_at), "data": visible_data(actor, case.data),
+            "tasks": [_summary(r) for r in rows], "reporter_token": token}
+
+
+def _summary(row) -> dict:
+    return {"id": row.id, "case_id": row.case_id, "task": row.task, "title": row.title, "role": row.role}
+
+
+def _task_view(processes, session, row, case, actor) -> dict:
+    runner = processes.runner(case.process_version, session)
+    spec = runner.version.user_tasks[row.task]
+    form = runner.version.forms[row.task]
+    instructions = render_instructions(spec.instructions, visible_data(actor, case.data))
+    return {**_summary(row), "instructions": instructions,
+            "documentation": spec.documentation,
+            "fields": [{k: f[k] for k in ("name", "type", "required", "choices", "label", "help", "widget",
+                                          "choice_labels")} for f in form.describe()]}
+
+
+def _record_access(uow, actor, case, what):
+    """Append a 'case_viewed' event when an auditor or the incident team opens a case's data or history."""
+    role = next((r for r in (AUDITOR, INCIDENT_TEAM) if r in actor.roles), None)
+    if role is None:
+        return
+    history.append(uow.session, case, actor.username, role, "case_viewed", None, None, {"viewed": what})
+    commit(uow)
+
+
+def load_case(session, case_id) -> Case:
+    """The case with this id, or NotFound."""
+    case = session.get(Case, case_id) if isinstance(case_id, int) or str(case_id).isdigit() else None
+    if case is None:
+        raise NotFound("no such case")
+    return case
+
+
+def ready_task(session, actor, task_id):
+    """The ready task row and its case; TaskNotReady if it was completed, NotFound if it never existed."""
+    row = session.get(ReadyTaskRow, str(task_id))
+    if row is not None:
+        return row, session.get(Case, row.case_id)
+    done = session.scalars(select(CaseEvent).where(CaseEvent.task_id == str(task_id))).first()
+    if done is None:
+        raise NotFound("no such task")
+    check_can_view(actor, session.get(Case, done.case_id).data)
+    raise TaskNotReady("this task was already completed")
+
+
+def reporter_link_task(session, token):
+    """The link, its ready reporter task and case; NotFound once the task is done."""
+    link = session.get(ReporterLink, str(token or ""))
+    row = session.get(ReadyTaskRow, link.task_id) if link is not None and link.used_at is None else None
+    if row is None:
+        raise NotFound("this link is not valid (any more)")
+    return link, row, session.get(Case, row.case_id)
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
