@@ -12,6 +12,7 @@ REPORTER_FIELDS = frozenset({"reporter_name", "harasser_identification", "behavi
 REASON_FIELDS = frozenset({"rationale", "policy_assessment", "reconsider_reason", "harasser_account",
                            "staff_notes", "closing_summary", "appeal_rationale"})
 REDACTED = "[redacted]"
+SANCTIONS = ("temporary_suspension", "permanent_ban")
 
 
 def is_excluded(actor, case_data: dict) -> bool:
@@ -47,9 +48,42 @@ def sees_reporter_link(actor, case_data: dict) -> bool:
 
 
 def visible_data(actor, data: dict, case_data: dict | None = None) -> dict:
-    """The data as `actor` may see it: organizers get the reporter's identity and statement redacted."""
+    """The data as `actor` may see it.
+
+    Organizers get stable pseudonyms for the reporter ("Reporter A") and for witnesses and others
+    involved or aware ("Witness 1", numbered in the order the case records them), and the
+    reporter's statement redacted; why a sanction was decided stays hidden unless the person
+    asked for the reason to be shared.
+    """
     if actor.roles & FULL_READERS:
         return data
     case_data = data if case_data is None else case_data
     hidden = REPORTER_FIELDS if case_data.get("reason_shared_with_organizers") else REPORTER_FIELDS | REASON_FIELDS
-    return {key: REDACTED if key in hidden and value not in (None, "", []) else value for key, value in data.items()}
+    witnesses = _witness_pseudonyms(case_data, data)
+    out = {}
+    # organizers enforce a suspension or ban, so they learn whom it concerns once it is notified
+    sanctioned = case_data.get("action") in SANCTIONS and bool(case_data.get("notice_sent_at"))
+    for key, value in data.items():
+        if value in (None, "", []) or key not in hidden or (key == "harasser_identification" and sanctioned):
+            out[key] = value
+        elif key == "reporter_name":
+            out[key] = "Reporter A"
+        elif key in WITNESS_LISTS and isinstance(value, list):
+            out[key] = [witnesses.get(name, REDACTED) for name in value]
+        else:
+            out[key] = REDACTED
+    return out
+
+
+WITNESS_LISTS = ("others_involved", "others_aware", "informed_people")
+
+
+def _witness_pseudonyms(*sources) -> dict:
+    """Name -> "Witness N", numbered by first appearance in the case's lists of people."""
+    names = []
+    for source in sources:
+        for field in WITNESS_LISTS:
+            for name in source.get(field) or []:
+                if isinstance(name, str) and name not in names:
+                    names.append(name)
+    return {name: f"Witness {index}" for index, name in enumerate(names, start=1)}

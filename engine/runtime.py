@@ -1,5 +1,6 @@
 """Runs one case's workflow on its process version: start, ready tasks, complete, messages, state."""
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timezone
@@ -62,6 +63,7 @@ class CaseRunner:
     """Wraps SpiffWorkflow for one process version; every workflow it touches runs restricted code."""
 
     def __init__(self, version):
+        logging.getLogger("spiff").setLevel(logging.INFO)  # at DEBUG SpiffWorkflow logs whole task data
         self.version = version
         self._serializer = _serializer()
         self._script_engine = restricted_script_engine()

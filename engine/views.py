@@ -5,7 +5,7 @@ Each takes a unit of work and plain values and returns plain data; nothing here 
 from sqlalchemy import desc, select
 
 from . import history
-from .access import check_can_act, check_can_view, sees_reporter_link, visible_data
+from .access import SANCTIONS, check_can_act, check_can_view, sees_reporter_link, visible_data
 from .casestate import commit, ready_rows
 from .errors import NotAllowed, NotFound, TaskNotReady
 from .instructions import render_instructions
@@ -39,9 +39,6 @@ def get_case(uow, actor, case_id) -> dict:
     view = case_view(case, ready_rows(uow.session, case.id), actor, uow.session)
     _record_access(uow, actor, case, "case")
     return view
-
-
-SANCTIONS = ("temporary_suspension", "permanent_ban")
 
 
 def available_messages(actor, case: dict) -> list:

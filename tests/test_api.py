@@ -361,7 +361,12 @@ def test_organizers_see_no_reporter_identity_or_statement(api):
     history_text = str(api("orla").get(f"/api/cases/{cid}/history").get_json())
     for secret in ("Rae Porter", "Mal Lory", "Groped someone", "Kim Witness"):
         assert secret not in str(as_organizer) and secret not in history_text
-    assert as_organizer["data"]["reporter_name"] == "[redacted]"
+    assert as_organizer["data"]["reporter_name"] == "Reporter A"
+    assert as_organizer["data"]["others_aware"] == ["Witness 1"]
+    assert as_organizer["data"]["behavior"] == "[redacted]"
+    account = next(e for e in api("orla").get(f"/api/cases/{cid}/history").get_json()
+                   if e["task"] == "transcribe_account")["data"]
+    assert account["others_aware"] == ["Witness 1"] and account["harasser_identification"] == "[redacted]"
     assert "Mal Lory" in str(api("tom").get(f"/api/cases/{cid}").get_json())
     assert "Mal Lory" in str(api("audrey").get(f"/api/cases/{cid}/history").get_json())
 
@@ -441,3 +446,35 @@ def test_idempotency_keys_are_checked_and_the_same_json_in_other_spacing_is_the_
     again = user.client.post(url, data='{"data":{"called_at":"2026-11-24T10:00","team_member_contacted":"T"}}',
                              headers=headers)
     assert first.status_code == again.status_code == 200 and first.get_json() == again.get_json()
+
+
+def test_organizers_learn_whom_a_notified_ban_concerns_but_not_why(api):
+    cid = to_report_sent(api, harasser_identification="Mal Lory")
+    do(api, "tom", cid, "review_report", policy_assessment="Serious")
+    do(api, "orla", cid, "add_organizer_view", organizer_view="V")
+    do(api, "tom", cid, "decide_action", action="permanent_ban", rationale="Repeated groping", decided_with="Olga")
+    assert api("orla").get(f"/api/cases/{cid}").get_json()["data"]["harasser_identification"] == "[redacted]"
+    do(api, "olga", cid, "meet_harasser", report_summarized=True, decision_notified=True, harasser_disputes=False)
+    do(api, "tom", cid, "send_written_notice", notice_sent_at="2026-11-24T12:00", reason_shared_with_organizers=False)
+    task = api("orla").get(f"/api/tasks/{task_of(api, 'orla', cid, 'acknowledge_sanction')}").get_json()
+    assert "Mal Lory" in task["instructions"] and "permanent ban" in task["instructions"]
+    data = api("orla").get(f"/api/cases/{cid}").get_json()["data"]
+    assert data["harasser_identification"] == "Mal Lory"
+    assert data["rationale"] == "[redacted]" and data["policy_assessment"] == "[redacted]"
+
+
+def test_no_name_or_account_entered_reaches_the_logs(api, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    cid = to_report_sent(api, harasser_identification="Zebulon Quixote", behavior="Said vile things",
+                         others_aware=["Ophelia Witnessly"])
+    assert api("olga").post(f"/api/cases/{cid}/messages/safety_concern", json={"note": "Zebulon is back"}
+                            ).status_code == 201
+    do(api, "tom", cid, "review_report", policy_assessment="Zebulon Quixote broke the policy")
+    api("audrey").get(f"/api/cases/{cid}/history")
+    bad = api("olga").post(f"/api/tasks/{task_of(api, 'olga', cid, 'summon_security_now')}",
+                           json={"data": {"summoned": "Zebulon Quixote"}})
+    assert bad.status_code == 422
+    assert caplog.records, "nothing was logged at all: the check would prove nothing"
+    for secret in ("Rae Porter", "Zebulon", "Quixote", "vile things", "Ophelia"):
+        assert secret not in caplog.text
