@@ -45,7 +45,7 @@ def _embedded_state(runner):
                             script_engine=runner._script_engine)
     for task in workflow.get_tasks():
         if task.task_spec.name == "Start":
-            task.data.update(validate(INTAKE_FORM, INTAKE))
+            task.data.update({**validate(INTAKE_FORM, INTAKE), "onsite_staff_available": True})
     workflow.do_engine_steps()
     call = next(t for t in runner.ready_tasks(workflow) if t.task == "call_incident_team")
     runner.complete(workflow, call.id, CALL)
@@ -59,11 +59,11 @@ def main():
                             secret_key_file=str(tmp / "key"), bpmn_dir=str(ROOT / "bpmn")))
     system.create_schema()
     with system.writing() as uow:
-        actor = users.add_user(uow, "olga", ["onsite_staff"], "bench password")
+        actor = users.add_user(uow, "olga", ["onsite_staff"], "bench password", events=["Bench"])
     runner = system.processes.runner(system.processes.current.hash)
 
     # the raw engine: load the stored state, complete a task, save (no validation, no database)
-    workflow = runner.start(validate(INTAKE_FORM, INTAKE))
+    workflow = runner.start({**validate(INTAKE_FORM, INTAKE), "onsite_staff_available": True})
     runner.complete(workflow, runner.ready_tasks(workflow)[0].id, CALL)
     state = runner.dumps(workflow)
     raw = []

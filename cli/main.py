@@ -11,6 +11,7 @@ from engine.errors import DiagramError, InvalidSubmission
 from engine.system import build
 from forms import FORMS
 
+DEMO_EVENT = "Demo Hackathon"
 DEMO_USERS = [
     ("onsite", ["onsite_staff"], "onsite-demo-pass"),
     ("team", ["incident_team"], "team-demo-pass"),
@@ -52,23 +53,38 @@ def cmd_user_add(args, settings):
     system = _system(settings)
     try:
         with system.writing() as uow:
-            actor = users.add_user(uow, args.name, args.role, password)
+            actor = users.add_user(uow, args.name, args.role, password, events=args.event)
     except InvalidSubmission as err:
         for field, messages in err.errors.items():
             print(f"{field}: {' '.join(messages)}", file=sys.stderr)
         return 1
-    print(f"added {actor.username} with roles {', '.join(sorted(actor.roles))}")
+    events = f"; events {', '.join(sorted(actor.events))}" if actor.events else ""
+    print(f"added {actor.username} with roles {', '.join(sorted(actor.roles))}{events}")
+    return 0
+
+
+def cmd_user_assign(args, settings):
+    """Add events a user works at (on-site staff and organizers see only their events' cases)."""
+    system = _system(settings)
+    try:
+        with system.writing() as uow:
+            actor = users.assign_events(uow, args.name, args.event)
+    except InvalidSubmission as err:
+        for field, messages in err.errors.items():
+            print(f"{field}: {' '.join(messages)}", file=sys.stderr)
+        return 1
+    print(f"{actor.username} works at: {', '.join(sorted(actor.events))}")
     return 0
 
 
 def cmd_seed_demo(args, settings):
     """Create one demo user per role (if missing) and print their logins."""
     system = _system(settings)
-    print("Demo logins (for trying it out on 127.0.0.1 only):")
+    print(f"Demo logins (for trying it out on 127.0.0.1 only; event: {DEMO_EVENT}):")
     for name, roles, password in DEMO_USERS:
         try:
             with system.writing() as uow:
-                users.add_user(uow, name, roles, password)
+                users.add_user(uow, name, roles, password, events=[DEMO_EVENT])
         except InvalidSubmission:
             pass  # already there from an earlier run
         print(f"  {name:<10} {password:<20} {', '.join(roles)}")
@@ -129,7 +145,12 @@ def parser():
     add.add_argument("name")
     add.add_argument("--role", action="append", required=True)
     add.add_argument("--password")
+    add.add_argument("--event", action="append", default=[], help="an event the user works at (repeatable)")
     add.set_defaults(func=cmd_user_add)
+    assign = user.add_parser("assign", help="add events a user works at")
+    assign.add_argument("name")
+    assign.add_argument("--event", action="append", required=True)
+    assign.set_defaults(func=cmd_user_assign)
     sub.add_parser("seed-demo", help="create demo users for every role").set_defaults(func=cmd_seed_demo)
     sub.add_parser("verify", help="check the hash chain of every case history").set_defaults(func=cmd_verify)
     sub.add_parser("tick", help="fire the timers that are due").set_defaults(func=cmd_tick)

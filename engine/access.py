@@ -2,7 +2,6 @@
 from .errors import NotAllowed, NotFound
 from .roles import AUDITOR, INCIDENT_TEAM, ONSITE_STAFF, ORGANIZER, REPORTER, acting_role
 
-CASE_READERS = frozenset({ONSITE_STAFF, INCIDENT_TEAM, ORGANIZER, AUDITOR})
 FULL_READERS = frozenset({ONSITE_STAFF, INCIDENT_TEAM, AUDITOR})
 # what organizers never see: the reporter's identity and statement, and who else was involved or aware
 REPORTER_FIELDS = frozenset({"reporter_name", "harasser_identification", "behavior", "approximate_time",
@@ -20,12 +19,22 @@ def is_excluded(actor, case_data: dict) -> bool:
     return actor.username in (case_data.get("excluded_staff") or [])
 
 
+GLOBAL_READERS = frozenset({INCIDENT_TEAM, AUDITOR})
+EVENT_READERS = frozenset({ONSITE_STAFF, ORGANIZER})
+
+
 def check_can_view(actor, case_data: dict) -> None:
-    """Raise NotFound for excluded staff (the case must not seem to exist), NotAllowed without a reading role."""
+    """Raise NotFound where the case must not seem to exist (excluded staff, other events' staff),
+    NotAllowed for a role that sees no case data (policy staff)."""
     if actor.roles == frozenset({REPORTER}) or is_excluded(actor, case_data):
         raise NotFound("no such case")
-    if not (actor.roles & CASE_READERS):
-        raise NotAllowed("your roles do not give access to case data")
+    if actor.roles & GLOBAL_READERS:
+        return
+    if actor.roles & EVENT_READERS:
+        if case_data.get("event_name") in actor.events:
+            return
+        raise NotFound("no such case")
+    raise NotAllowed("your roles do not give access to case data")
 
 
 def check_can_act(actor, case_data: dict, role: str) -> None:

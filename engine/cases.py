@@ -14,8 +14,8 @@ from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, TaskNot
 from .faults import checkpoint
 from .idempotency import finish
 from .identities import identifying_words
-from .models import Case, User
-from .roles import CASE_OPENING_ROLES, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
+from .models import Case, User, UserEvent
+from .roles import CASE_OPENING_ROLES, INCIDENT_TEAM, MESSAGE_ROLES, ONSITE_STAFF, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
 from .views import case_view, load_case, ready_task, reporter_link_task
 
@@ -57,6 +57,11 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
         raise InvalidSubmission({"opened_by_role": ["You can only open a case in a role you hold."]})
     data["excluded_staff"] = sorted(set(data.get("excluded_staff") or []))
     _check_excluded(uow.session, actor, data["excluded_staff"])
+    if INCIDENT_TEAM not in actor.roles and data["event_name"] not in actor.events:
+        raise InvalidSubmission({"event_name": ["You are not assigned to this event; ask the Incident Response "
+                                                "Team to open the case."]})
+    # the case goes to the incident team when nobody on site is left once the excluded staff are taken out
+    data["onsite_staff_available"] = _onsite_staff_left(uow.session, data["event_name"], data["excluded_staff"])
     if not data.get("reporter_name"):
         data.pop("reporter_name", None)
     session = uow.session
@@ -71,6 +76,12 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
     flush(session)
     return finish(uow, idempotency, case_view(case, rows, actor, session), commit)
+
+
+def _onsite_staff_left(session, event_name, excluded) -> bool:
+    rows = session.execute(select(User.username, User.roles).join(UserEvent, UserEvent.user_id == User.id)
+                           .where(UserEvent.event_name == event_name, User.active.is_(True)))
+    return any(ONSITE_STAFF in roles and username not in excluded for username, roles in rows)
 
 
 def _check_excluded(session, actor, usernames):

@@ -137,3 +137,11 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserEvent(Base):
+    """An event a user works at: on-site staff and organizers see only their events' cases."""
+
+    __tablename__ = "user_events"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    event_name: Mapped[str] = mapped_column(String(300), primary_key=True)

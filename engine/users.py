@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 
 from .errors import AuthenticationFailed, InvalidSubmission, TooManyAttempts
-from .models import ApiToken, LoginFailure, User, utcnow
+from .models import ApiToken, LoginFailure, User, UserEvent, utcnow
 from .roles import REPORTER, STAFF_ROLES
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
@@ -27,6 +27,7 @@ class Actor:
 
     username: str
     roles: frozenset
+    events: frozenset = frozenset()
 
     @property
     def is_reporter(self):
@@ -36,8 +37,8 @@ class Actor:
 REPORTER_ACTOR = Actor("reporter", frozenset({REPORTER}))
 
 
-def add_user(uow, username: str, roles, password: str) -> Actor:
-    """Create a user with argon2id-hashed password and the given roles, or raise InvalidSubmission."""
+def add_user(uow, username: str, roles, password: str, events=()) -> Actor:
+    """Create a user with argon2id-hashed password, roles and events, or raise InvalidSubmission."""
     errors = {}
     if not USERNAME.match(username or ""):
         errors["username"] = ["Use 2-80 lower-case letters, digits, '.', '_' or '-'."]
@@ -52,9 +53,36 @@ def add_user(uow, username: str, roles, password: str) -> Actor:
         errors["username"] = ["This username is taken."]
     if errors:
         raise InvalidSubmission(errors)
-    uow.session.add(User(username=username, password_hash=_HASHER.hash(password), roles=roles))
+    user = User(username=username, password_hash=_HASHER.hash(password), roles=roles)
+    uow.session.add(user)
+    uow.session.flush()
+    events = _clean_events(events)
+    uow.session.add_all(UserEvent(user_id=user.id, event_name=event) for event in events)
     uow.commit()
-    return Actor(username, frozenset(roles))
+    return Actor(username, frozenset(roles), frozenset(events))
+
+
+def assign_events(uow, username: str, events) -> Actor:
+    """Add events to a user's events; returns the updated actor."""
+    user = uow.session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise InvalidSubmission({"username": ["No such user."]})
+    have = set(uow.session.scalars(select(UserEvent.event_name).where(UserEvent.user_id == user.id)))
+    uow.session.add_all(UserEvent(user_id=user.id, event_name=e) for e in _clean_events(events) if e not in have)
+    uow.commit()
+    return _actor(uow.session, user)
+
+
+def _clean_events(events):
+    cleaned = sorted({(event or "").strip() for event in events or ()} - {""})
+    if any(len(event) > 300 for event in cleaned):
+        raise InvalidSubmission({"events": ["Event names are at most 300 characters."]})
+    return cleaned
+
+
+def _actor(session, user) -> Actor:
+    events = frozenset(session.scalars(select(UserEvent.event_name).where(UserEvent.user_id == user.id)))
+    return Actor(user.username, frozenset(user.roles), events)
 
 
 def authenticate(uow, username: str, password: str) -> Actor:
@@ -81,7 +109,7 @@ def authenticate(uow, username: str, password: str) -> Actor:
         raise AuthenticationFailed("wrong username or password") from None
     session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     uow.commit()
-    return Actor(user.username, frozenset(user.roles))
+    return _actor(session, user)
 
 
 def actor_for(uow, username: str):
@@ -89,7 +117,7 @@ def actor_for(uow, username: str):
     user = uow.session.scalars(select(User).where(User.username == username)).first()
     if user is None or not user.active:
         return None
-    return Actor(user.username, frozenset(user.roles))
+    return _actor(uow.session, user)
 
 
 def _digest(token: str) -> str:
@@ -116,4 +144,4 @@ def actor_for_token(uow, token: str) -> Actor:
     user = uow.session.get(User, row.user_id)
     if user is None or not user.active:
         raise AuthenticationFailed("account disabled")
-    return Actor(user.username, frozenset(user.roles))
+    return _actor(uow.session, user)

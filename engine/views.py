@@ -2,10 +2,10 @@
 
 Each takes a unit of work and plain values and returns plain data; nothing here knows about HTTP.
 """
-from sqlalchemy import desc, select
+from sqlalchemy import and_, desc, or_, select
 
 from . import history
-from .access import SANCTIONS, check_can_act, check_can_view, sees_reporter_link, visible_data
+from .access import EVENT_READERS, SANCTIONS, check_can_act, check_can_view, sees_reporter_link, visible_data
 from .casestate import commit, ready_rows
 from .errors import NotAllowed, NotFound, TaskNotReady
 from .instructions import render_instructions
@@ -14,15 +14,21 @@ from .roles import AUDITOR, INCIDENT_TEAM, MESSAGE_ROLES, OPEN_CASE_MESSAGES, RE
 from .users import REPORTER_ACTOR
 
 
+GLOBAL_TASK_ROLES = frozenset({INCIDENT_TEAM})
+
+
 def list_inbox(uow, actor) -> list:
     """The ready tasks the actor's roles act on, newest case first; excluded cases never appear."""
-    roles = sorted(actor.roles - {REPORTER})
-    if not roles:
+    everywhere = sorted(actor.roles & GLOBAL_TASK_ROLES)
+    at_events = sorted(actor.roles & EVENT_READERS)
+    if not everywhere and not at_events:
         return []
     rows = uow.session.execute(
         select(ReadyTaskRow, Case.excluded_staff, Case.event_name)
         .join(Case, Case.id == ReadyTaskRow.case_id)
-        .where(ReadyTaskRow.role.in_(roles), ReadyTaskRow.lane != REPORTER)
+        .where(ReadyTaskRow.lane != REPORTER,
+               or_(ReadyTaskRow.role.in_(everywhere),
+                   and_(ReadyTaskRow.role.in_(at_events), Case.event_name.in_(sorted(actor.events)))))
         .order_by(desc(Case.created_at), desc(Case.id), ReadyTaskRow.ready_at)
     ).all()
     return [{**_summary(row), "event_name": event} for row, excluded, event in rows

@@ -60,12 +60,16 @@ def system(processes, tmp_path, database_url):
     db.dispose()
 
 
+# the events the tests' cases happen at; on-site staff and organizers made here work at all of them
+EVENTS = ("HackTest", "HackAPI", "Second", "HackPages", "HackPhone", "Chain", "Timers", "Faults")
+
+
 @pytest.fixture
 def make_user(system):
-    """Create a staff user with roles; returns its Actor."""
-    def make(name, *roles):
+    """Create a staff user with roles (working at the test events); returns its Actor."""
+    def make(name, *roles, events=EVENTS):
         with system.writing() as uow:
-            return users.add_user(uow, name, list(roles), PASSWORD)
+            return users.add_user(uow, name, list(roles), PASSWORD, events=events)
     return make
 
 

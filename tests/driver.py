@@ -17,7 +17,9 @@ class CaseDriver:
     def __init__(self, version, **intake):
         self.runner = CaseRunner(version)
         self.version = version
-        self.workflow = self.runner.start(validate(INTAKE_FORM, {**INTAKE, **intake}))
+        available = intake.pop("onsite_staff_available", True)
+        start = {**validate(INTAKE_FORM, {**INTAKE, **intake}), "onsite_staff_available": available}
+        self.workflow = self.runner.start(start)
         self.visited = []
 
     def _roundtrip(self):

@@ -8,6 +8,9 @@ INTAKE = {"event_name": "HackAPI", "event_format": "in_person", "region": "canad
           "excluded_staff": []}
 
 
+CALL_DATA = {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}
+
+
 def open_case(api, user="olga", **overrides):
     reply = api(user).post("/api/cases", json={**INTAKE, **overrides})
     assert reply.status_code == 201, reply.get_json()
@@ -478,3 +481,35 @@ def test_no_name_or_account_entered_reaches_the_logs(api, caplog):
     assert caplog.records, "nothing was logged at all: the check would prove nothing"
     for secret in ("Rae Porter", "Zebulon", "Quixote", "vile things", "Ophelia"):
         assert secret not in caplog.text
+
+
+def test_onsite_staff_and_organizers_see_only_their_events_cases(api, make_user):
+    make_user("otto", "onsite_staff", events=("OtherHack",))
+    make_user("oriel", "organizer", events=("OtherHack",))
+    case = open_case(api)
+    cid, task = case["id"], case["tasks"][0]["id"]
+    for user in ("otto", "oriel"):
+        assert api(user).get(f"/api/cases/{cid}").status_code == 404
+        assert api(user).get(f"/api/cases/{cid}/history").status_code == 404
+        assert api(user).get("/api/tasks").get_json() == []
+    assert api("otto").post(f"/api/tasks/{task}", json={"data": CALL_DATA}).status_code == 404
+    assert api("otto").post(f"/api/cases/{cid}/messages/safety_concern").status_code == 404
+    for user in ("tom", "audrey", "orla", "olga"):
+        assert api(user).get(f"/api/cases/{cid}").status_code == 200
+    reply = api("otto").post("/api/cases", json=INTAKE)
+    assert reply.status_code == 422 and "not assigned to this event" in reply.get_json()["errors"]["event_name"][0]
+    assert api("tom").post("/api/cases", json={**INTAKE, "event_name": "AnyHack",
+                                               "opened_by_role": "incident_team"}).status_code == 201
+
+
+def test_when_the_only_onsite_staff_is_excluded_the_team_takes_the_staff_role(api, make_user):
+    make_user("solo", "onsite_staff", events=("SoloHack",))
+    make_user("orso", "organizer", events=("SoloHack",))
+    case = open_case(api, user="orso", event_name="SoloHack", opened_by_role="organizer", excluded_staff=["solo"])
+    assert case["data"]["staff_role"] == "incident_team"
+    case = do(api, "orso", case["id"], "connect_onsite_staff", onsite_staff_reached=True)
+    assert [(t["task"], t["role"]) for t in case["tasks"]] == [("call_incident_team", "incident_team")]
+    assert api("solo").get("/api/tasks").get_json() == []
+    assert api("solo").get(f"/api/cases/{case['id']}").status_code == 404
+    other = open_case(api, user="orso", event_name="SoloHack", opened_by_role="organizer")
+    assert other["data"]["staff_role"] == "onsite_staff"

@@ -27,8 +27,11 @@ def run(env, *args):
 
 def test_init_then_user_add_then_a_duplicate_is_refused(env):
     assert run(env, "init").returncode == 0
-    added = run(env, "user", "add", "sam", "--role", "onsite_staff", "--role", "organizer", "--password", "long enough")
-    assert added.returncode == 0 and "onsite_staff, organizer" in added.stdout
+    added = run(env, "user", "add", "sam", "--role", "onsite_staff", "--role", "organizer", "--password", "long enough",
+                "--event", "HackA")
+    assert added.returncode == 0 and "onsite_staff, organizer; events HackA" in added.stdout
+    assigned = run(env, "user", "assign", "sam", "--event", "HackB")
+    assert assigned.returncode == 0 and "sam works at: HackA, HackB" in assigned.stdout
     again = run(env, "user", "add", "sam", "--role", "onsite_staff", "--password", "long enough")
     assert again.returncode == 1 and "username: This username is taken." in again.stderr
     bad = run(env, "user", "add", "kim", "--role", "wizard", "--password", "long enough")

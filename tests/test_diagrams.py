@@ -192,7 +192,7 @@ def test_a_broken_directory_stops_load_directory(tmp_path):
     ("asia_pacific", "+91 000 80004 02492"), ("india", "000 80004 02492")])
 def test_the_regional_table_gives_the_guides_reporting_line(processes, region, phone):
     runner = CaseRunner(processes.current)
-    workflow = runner.start({**INTAKE, "region": region})
+    workflow = runner.start({**INTAKE, "region": region, "onsite_staff_available": True})
     assert runner.data(workflow)["reporting_phone"] == phone
     assert runner.data(workflow)["reporting_email"] == "incidents@mlh.io"
 

@@ -44,6 +44,8 @@ def new_case():
             errors = err.errors
         else:
             return redirect(url_for("pages.case", case_id=case["id"]))
+    if not values and len(g.actor.events) == 1:
+        values = {"event_name": next(iter(g.actor.events))}  # the usual case: staff work one event
     return render_template("pages/new_case.html", fields=fields, values=values, errors=errors), \
         (422 if errors else 200)
 
