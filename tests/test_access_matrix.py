@@ -1,0 +1,86 @@
+"""The whole access matrix: each role x each page and API endpoint x own event / other event / excluded / anonymous.
+
+Any answer that differs from the table fails, so an allow nobody intended cannot slip in.
+"""
+import re
+
+
+
+from tests.conftest import PASSWORD
+
+ROLES = ("onsite_staff", "incident_team", "organizer", "auditor", "policy")
+SCENES = ("own", "other", "excluded")
+INTAKE = {"event_name": "HackAPI", "event_format": "in_person", "region": "europe", "opened_by_role": "onsite_staff",
+          "reporter_anonymous": True}
+ENDPOINTS = ("api case", "api history", "api task", "api complete", "api message", "inbox", "page case",
+             "page task")
+
+ALLOW_ALL = {"api case": 200, "api history": 200, "page case": 200}
+EXPECTED = {
+    ("onsite_staff", "own"): {**ALLOW_ALL, "api task": 200, "api complete": 422, "api message": 201,
+                              "inbox": True, "page task": 200},
+    ("incident_team", "own"): {**ALLOW_ALL, "api task": 403, "api complete": 403, "api message": 201,
+                               "inbox": False, "page task": 403},
+    ("organizer", "own"): {**ALLOW_ALL, "api task": 403, "api complete": 403, "api message": 201,
+                           "inbox": False, "page task": 403},
+    ("auditor", "own"): {**ALLOW_ALL, "api task": 403, "api complete": 403, "api message": 403,
+                         "inbox": False, "page task": 403},
+}
+DENY = {e: 404 for e in ENDPOINTS} | {"inbox": False}
+FORBID = {e: 403 for e in ENDPOINTS} | {"inbox": False}
+for role in ROLES:
+    EXPECTED.setdefault((role, "own"), FORBID)  # policy staff see no case data
+    EXPECTED[(role, "excluded")] = DENY  # named by the reporter: the case does not seem to exist
+    EXPECTED[(role, "other")] = DENY if role in ("onsite_staff", "organizer") else (
+        FORBID if role == "policy" else EXPECTED[(role, "own")])
+EXPECTED[("anonymous", "-")] = {e: 401 for e in ENDPOINTS if e.startswith("api")} | {
+    "inbox": False, "page case": 302, "page task": 302}
+
+
+def login(client, username):
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"username": username, "password": PASSWORD,
+                                       "csrf_token": csrf}).status_code == 302
+
+
+def answers(app, api, username, case_id, task_id):
+    if username is None:
+        headers, client = {}, app.test_client()
+    else:
+        headers, client = api(username).headers, app.test_client()
+        login(client, username)
+    out = {
+        "api case": client.get(f"/api/cases/{case_id}", headers=headers).status_code,
+        "api history": client.get(f"/api/cases/{case_id}/history", headers=headers).status_code,
+        "api task": client.get(f"/api/tasks/{task_id}", headers=headers).status_code,
+        "api complete": client.post(f"/api/tasks/{task_id}", json={"data": {}}, headers=headers).status_code,
+        "api message": client.post(f"/api/cases/{case_id}/messages/attendee_distressed", json={},
+                                   headers=headers).status_code,
+        "page case": client.get(f"/cases/{case_id}").status_code,
+        "page task": client.get(f"/tasks/{task_id}").status_code,
+    }
+    tasks = client.get("/api/tasks", headers=headers)
+    out["inbox"] = tasks.status_code == 200 and any(t["id"] == task_id for t in tasks.get_json())
+    return out
+
+
+def test_every_role_and_situation_gets_exactly_the_expected_answer(app, api, make_user, staff):
+    users = {}
+    for role in ROLES:
+        for scene in SCENES:
+            name = f"{role.replace('_', '')}-{scene}"
+            make_user(name, role, events=("OtherHack",) if scene == "other" else ("HackAPI",))
+            users[(role, scene)] = name
+    excluded = [name for (role, scene), name in users.items() if scene == "excluded"]
+    reply = api("olga").post("/api/cases", json={**INTAKE, "excluded_staff": excluded})
+    assert reply.status_code == 201, reply.get_json()
+    case = reply.get_json()
+    case_id, task_id = case["id"], case["tasks"][0]["id"]
+    mismatches = []
+    for (role, scene), name in [*users.items(), (("anonymous", "-"), None)]:
+        got = answers(app, api, name, case_id, task_id)
+        for endpoint, expected in EXPECTED[(role, scene)].items():
+            if got[endpoint] != expected:
+                mismatches.append(f"{role}/{scene} {endpoint}: expected {expected}, got {got[endpoint]}")
+    assert mismatches == []
