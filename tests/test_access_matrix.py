@@ -4,8 +4,6 @@ Any answer that differs from the table fails, so an allow nobody intended cannot
 """
 import re
 
-
-
 from tests.conftest import PASSWORD
 
 ROLES = ("onsite_staff", "incident_team", "organizer", "auditor", "policy")
