@@ -152,3 +152,28 @@ def test_an_error_log_never_shows_a_reporters_link(app, client, monkeypatch, cap
     assert reply.status_code == 500
     assert "Exception on /r/<token> [GET]" in caplog.text
     assert "s3cret-reporter-token" not in caplog.text
+
+
+def test_the_reporters_address_and_an_anonymous_reporters_name_are_never_stored(client, staff, system):
+    import sqlite3
+    login(client, "olga")
+    case_id = open_case(client)  # an anonymous reporter
+    steps = [("call_incident_team", {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}),
+             ("assess_safety", {"general_threat": "false"}),
+             ("ask_victim_law_enforcement", {"victim_requests_law_enforcement": "false"}),
+             ("support_victim", {"offered_private_place": "true", "explained_role_and_asked": "true",
+                                 "gave_emergency_contacts": "true"}),
+             ("choose_account_writer", {"written_by": "reporter"})]
+    for task, data in steps:
+        assert post_form(client, f"/tasks/{first_task(client, case_id, task)}", data).status_code == 302
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    path = re.search(r'value="http://localhost(/r/[^"]+)"', page).group(1)
+    reporter = client.application.test_client()
+    form = reporter.get(path, environ_base={"REMOTE_ADDR": "203.0.113.77"})
+    reply = reporter.post(path, data={"harasser_identification": "M", "behavior": "B", "approximate_time": "T",
+                                      "csrf_token": csrf(form)}, environ_base={"REMOTE_ADDR": "203.0.113.77"})
+    assert reply.status_code == 200
+    database = system.settings.database_url.removeprefix("sqlite:///")
+    dump = "\n".join(sqlite3.connect(database).iterdump())
+    assert "203.0.113.77" not in dump
+    assert "reporter_name" not in dump  # anonymous: not even an empty name is recorded
