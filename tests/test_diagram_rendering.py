@@ -3,6 +3,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 from lxml import etree
 
 from engine.config import ROOT
@@ -16,10 +17,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def viewer_page():
-    sync_api = pytest.importorskip("playwright.sync_api")
     if not VIEWER.exists() or not Path(CHROMIUM).exists():
         pytest.fail("bpmn-js or chromium missing: run `make test`, which installs both")
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
