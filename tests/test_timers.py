@@ -132,3 +132,41 @@ def test_a_case_that_cannot_be_run_does_not_stop_the_other_escalations(system, o
         assert uow.session.get(Case, broken["id"]).next_due > utcnow() + timedelta(minutes=4)
     assert f"timers of case {broken['id']} could not be fired" in caplog.text
     assert timers.tick(system).cases == 0  # postponed, not retried on every tick
+
+
+def test_a_tick_racing_a_completion_loses_nothing_and_doubles_nothing(system, onsite):
+    from engine import history
+    from engine.uow import retrying
+    for _ in range(5):
+        case = open_case(system, onsite)
+        age(system, case["id"], 16)
+        errors, barrier = [], threading.Barrier(2)
+
+        def complete():
+            barrier.wait()
+            try:
+                retrying(system.writing, lambda uow: cases.complete_task(
+                    uow, system.processes, onsite, case["tasks"][0]["id"],
+                    {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}))
+            except Exception as err:
+                errors.append(err)
+
+        def run_tick():
+            barrier.wait()
+            try:
+                timers.tick(system)
+            except Exception as err:
+                errors.append(err)
+        threads = [threading.Thread(target=complete), threading.Thread(target=run_tick)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        with system.reading() as uow:
+            kinds = [e.type for e in uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case["id"]))]
+            assert history.verify_case(uow.session, uow.session.get(Case, case["id"])).ok
+        assert kinds.count("task_completed") == 1 and kinds.count("timer_fired") <= 1
+        ready = tasks_of(system, case["id"])
+        assert "assess_safety" in ready and set(ready) <= {"assess_safety", "unacknowledged_incident"}
+        assert ("unacknowledged_incident" in ready) == ("timer_fired" in kinds)
