@@ -16,7 +16,6 @@ MESSAGE_ROLES = {
     "appeal": frozenset({INCIDENT_TEAM}),
 }
 OPEN_CASE_MESSAGES = frozenset({"safety_concern", "attendee_distressed"})
-CLOSED_CASE_MESSAGES = frozenset({"appeal"})
 
 
 def acting_role(lane: str, case_data: dict) -> str:

@@ -106,10 +106,6 @@ class CaseRunner:
             out.append(ReadyTask(str(task.id), spec.id, spec.name, spec.role, acting_role(spec.role, case_data)))
         return out
 
-    def task_data(self, workflow, task_id: str) -> dict:
-        """The data a ready task sees (for its instructions)."""
-        return self._ready(workflow, task_id).data
-
     def complete(self, workflow, task_id: str, data: dict) -> None:
         """Put validated form data on a ready task, complete it and run to the next wait."""
         task = self._ready(workflow, task_id)

@@ -29,10 +29,6 @@ class Actor:
     roles: frozenset
     events: frozenset = frozenset()
 
-    @property
-    def is_reporter(self):
-        return self.roles == frozenset({REPORTER})
-
 
 REPORTER_ACTOR = Actor("reporter", frozenset({REPORTER}))
 
