@@ -56,7 +56,8 @@ def _embedded_state(runner):
 def main():
     tmp = Path(tempfile.mkdtemp())
     system = build(Settings(database_url=f"sqlite:///{tmp / 'bench.sqlite3'}", secret_key="bench",
-                            secret_key_file=str(tmp / "key"), bpmn_dir=str(ROOT / "bpmn")))
+                            secret_key_file=str(tmp / "key"), master_key_file=str(tmp / "master_key"),
+                            bpmn_dir=str(ROOT / "bpmn")), create_key=True)
     system.create_schema()
     with system.writing() as uow:
         actor = users.add_user(uow, "olga", ["onsite_staff"], "bench password", events=["Bench"])

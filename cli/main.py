@@ -1,11 +1,13 @@
-"""`incidents`: init, serve, user management, demo users and diagram validation."""
+"""`incidents`: init, serve, user management, demo users, diagram validation, timers, verification and purge."""
 import argparse
 import getpass
 import os
 import sys
+from datetime import datetime, timezone
 
-from engine import history, timers, users
+from engine import history, retention, timers, users
 from engine.config import Settings
+from engine.crypto import MasterKeyError
 from engine.diagrams import load_directory
 from engine.errors import DiagramError, InvalidSubmission
 from engine.system import build
@@ -21,16 +23,18 @@ DEMO_USERS = [
 ]
 
 
-def _system(settings):
+def _system(settings, create_key=False, need_key=True):
     try:
-        return build(settings)
+        return build(settings, create_key=create_key, need_key=need_key)
     except DiagramError as err:
         raise SystemExit(f"incidents: the diagrams do not load: {err}") from None
+    except MasterKeyError as err:
+        raise SystemExit(f"incidents: {err}") from None
 
 
 def cmd_init(args, settings):
-    """Create (or bring up to date) the database schema."""
-    system = _system(settings)
+    """Create (or bring up to date) the database schema; creates the master key file if there is no key."""
+    system = _system(settings, create_key=True)
     system.create_schema()
     print(f"database ready: {system.db.url.render_as_string(hide_password=True)}")
 
@@ -92,8 +96,8 @@ def cmd_seed_demo(args, settings):
 
 
 def cmd_verify(args, settings):
-    """Check every case's hash chain; name the first broken link of each broken case."""
-    system = _system(settings)
+    """Check every case's hash chain; name the first broken link of each broken case (needs no master key)."""
+    system = _system(settings, need_key=False)
     checked = broken = events = 0
     with system.reading() as uow:
         for report in history.verify_all(uow.session):
@@ -104,6 +108,29 @@ def cmd_verify(args, settings):
                 print(f"case {report.case_id}: BROKEN at {report.problem}")
     print(f"{checked} cases, {events} events checked: {checked - broken} intact, {broken} broken")
     return 1 if broken else 0
+
+
+def cmd_purge(args, settings):
+    """Destroy the keys of cases closed before a date (crypto-shredding); the purge is recorded in each history."""
+    try:
+        day = datetime.fromisoformat(args.closed_before)
+    except ValueError:
+        print(f"--closed-before: '{args.closed_before}' is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    closed_before = day if day.tzinfo else day.replace(tzinfo=timezone.utc)
+    system = _system(settings)
+    if args.dry_run:
+        with system.reading() as uow:
+            ids = retention.purgeable(uow.session, closed_before)
+        print(f"{len(ids)} closed cases would be purged: {', '.join(map(str, ids)) or 'none'}")
+        return 0
+    try:
+        ids = retention.purge_closed_before(system, closed_before, f"retention ({getpass.getuser()})")
+    except ValueError as err:
+        print(f"--closed-before: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(ids)} closed cases purged: {', '.join(map(str, ids)) or 'none'}")
+    return 0
 
 
 def cmd_tick(args, settings):
@@ -154,6 +181,10 @@ def parser():
     sub.add_parser("seed-demo", help="create demo users for every role").set_defaults(func=cmd_seed_demo)
     sub.add_parser("verify", help="check the hash chain of every case history").set_defaults(func=cmd_verify)
     sub.add_parser("tick", help="fire the timers that are due").set_defaults(func=cmd_tick)
+    purge = sub.add_parser("purge", help="destroy the keys of cases closed before a date (crypto-shredding)")
+    purge.add_argument("--closed-before", required=True, metavar="DATE", help="YYYY-MM-DD (UTC) or an ISO time")
+    purge.add_argument("--dry-run", action="store_true", help="list the cases without purging them")
+    purge.set_defaults(func=cmd_purge)
     return p
 
 

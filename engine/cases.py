@@ -10,7 +10,7 @@ from forms import INTAKE_FORM
 from . import history
 from .access import check_can_act, check_can_raise, check_can_view
 from .casestate import commit, flush, store
-from .errors import CaseClosed, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
+from .errors import CaseClosed, CasePurged, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
 from .faults import checkpoint
 from .idempotency import finish
 from .identities import identifying_words
@@ -69,13 +69,14 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     runner = processes.runner(processes.current.hash)
     workflow = runner.start(data)
     case = Case(process_version=runner.version.hash, event_name=data["event_name"],
-                excluded_staff=list(data["excluded_staff"]), state="", data={})
+                excluded_staff=list(data["excluded_staff"]))
+    case.use_key(*session.info["master_key"].new_case_key())
     session.add(case)
     flush(session)
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
     flush(session)
-    return finish(uow, idempotency, case_view(case, rows, actor, session), commit)
+    return finish(uow, idempotency, case_view(case, rows, actor, session), commit, case)
 
 
 def _onsite_staff_left(session, event_name, excluded) -> bool:
@@ -106,7 +107,7 @@ def complete_task(uow, processes, actor, task_id, data, idempotency=None) -> dic
         raise NotAllowed("the reporter completes this task through their private link")
     check_can_act(actor, case.data, row.role)
     rows = _complete(uow, processes, actor, case, row, data)
-    return finish(uow, idempotency, case_view(case, rows, actor, uow.session), commit)
+    return finish(uow, idempotency, case_view(case, rows, actor, uow.session), commit, case)
 
 
 def raise_message(uow, processes, actor, case_id, name, payload, idempotency=None) -> dict:
@@ -119,6 +120,8 @@ def raise_message(uow, processes, actor, case_id, name, payload, idempotency=Non
         check_can_view(actor, case.data)
         raise NotFound(f"unknown message '{name}'")
     check_can_raise(actor, case.data, MESSAGE_ROLES[name])
+    if case.purged:
+        raise CasePurged("this case was purged at the end of its retention; it takes no more messages")
     if name in OPEN_CASE_MESSAGES and case.status == "closed":
         raise CaseClosed(f"the case is closed; '{name}' can only be raised on an open case")
     note = (payload or {}).get("note") if isinstance(payload, dict) else None
@@ -140,7 +143,7 @@ def raise_message(uow, processes, actor, case_id, name, payload, idempotency=Non
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, role, "message_raised", name, None, message)
     flush(session)
-    return finish(uow, idempotency, case_view(case, rows, actor, session), commit)
+    return finish(uow, idempotency, case_view(case, rows, actor, session), commit, case)
 
 
 def complete_reporter_task(uow, processes, token, data, idempotency=None) -> dict:
@@ -149,7 +152,7 @@ def complete_reporter_task(uow, processes, token, data, idempotency=None) -> dic
         return done
     link, row, case = reporter_link_task(uow.session, token)
     _complete(uow, processes, REPORTER_ACTOR, case, row, data)
-    return finish(uow, idempotency, {"status": "received"}, commit)
+    return finish(uow, idempotency, {"status": "received"}, commit, case)
 
 
 # ------------------------------------------------------------------ helpers

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from .crypto import token_digest
 from .errors import StaleCase
 
 from .models import ReadyTaskRow, ReporterLink, utcnow
@@ -23,7 +24,10 @@ def store(session, runner, case, workflow):
     with session.no_autoflush:
         case.state = runner.dumps(workflow)
         case.data = runner.data(workflow)
-        case.status = "closed" if runner.is_completed(workflow) or case.data.get("case_closed") else "open"
+        status = "closed" if runner.is_completed(workflow) or case.data.get("case_closed") else "open"
+        if status == "closed" and case.status != "closed":
+            case.closed_at = utcnow()
+        case.status = status
         case.next_due = runner.next_due(workflow)
         case.updated_at = utcnow()
         ready = {t.id: t for t in runner.ready_tasks(workflow, case.data)}
@@ -43,7 +47,9 @@ def store(session, runner, case, workflow):
             session.add(row)
             rows.append(row)
             if task.lane == REPORTER:
-                session.add(ReporterLink(token=secrets.token_urlsafe(32), case_id=case.id, task_id=task_id))
+                token = secrets.token_urlsafe(32)
+                session.add(ReporterLink(token_hash=token_digest(token), sealed_token=case.cipher.seal("reporter link", token),
+                                         case_id=case.id, task_id=task_id))
         if any(r.lane == REPORTER for r in existing.values()):
             for link in session.scalars(select(ReporterLink).where(ReporterLink.case_id == case.id,
                                                                    ReporterLink.used_at.is_(None))):

@@ -14,6 +14,8 @@ class Settings:
     bpmn_dir: str = str(ROOT / "bpmn")
     secret_key_file: str = str(ROOT / "instance" / "secret_key")
     secret_key: str | None = None
+    master_key_file: str = str(ROOT / "instance" / "master_key")
+    master_key: str | None = None
     token_hours: int = 12
     session_idle_minutes: int = 60
     public_url: str | None = None
@@ -32,6 +34,8 @@ class Settings:
             bpmn_dir=env.get("INCIDENTS_BPMN_DIR", defaults.bpmn_dir),
             secret_key_file=env.get("INCIDENTS_SECRET_KEY_FILE", defaults.secret_key_file),
             secret_key=env.get("INCIDENTS_SECRET_KEY") or None,
+            master_key_file=env.get("INCIDENTS_MASTER_KEY_FILE", defaults.master_key_file),
+            master_key=env.get("INCIDENTS_MASTER_KEY") or None,
             token_hours=int(env.get("INCIDENTS_TOKEN_HOURS", defaults.token_hours)),
             session_idle_minutes=int(env.get("INCIDENTS_SESSION_IDLE_MINUTES", defaults.session_idle_minutes)),
             public_url=env.get("INCIDENTS_PUBLIC_URL") or None,

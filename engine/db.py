@@ -3,6 +3,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
@@ -37,25 +38,59 @@ def make_engine(url: str):
     return engine
 
 
-def session_factories(engine):
-    """Return (read, write) session factories; write sessions take the write lock at BEGIN on SQLite."""
-    read = sessionmaker(bind=engine, expire_on_commit=False)
-    write = sessionmaker(bind=engine.execution_options(immediate=True), expire_on_commit=False)
+def session_factories(engine, master_key):
+    """Return (read, write) session factories; write sessions take the write lock at BEGIN on SQLite.
+
+    Sessions carry the master key, which opens the case keys (see Case.cipher).
+    """
+    info = {"master_key": master_key}
+    read = sessionmaker(bind=engine, expire_on_commit=False, info=info)
+    write = sessionmaker(bind=engine.execution_options(immediate=True), expire_on_commit=False, info=info)
     return read, write
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(connection=None) -> Config:
-    """Alembic's configuration for our migrations, bound to `connection`."""
+def alembic_config(connection=None, master_key=None) -> Config:
+    """Alembic's configuration for our migrations, bound to `connection`.
+
+    Migrations that encrypt stored data take the master key from `config.attributes["master_key"]`.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["master_key"] = master_key
     return config
 
 
-def upgrade(engine, revision="head") -> None:
-    """Bring the database schema up to `revision` (creating it on an empty database)."""
+# the first revision whose data rewrite must not leave the old plaintext behind in free space
+SEALING_REVISION = "0008"
+
+
+def upgrade(engine, revision="head", master_key=None) -> None:
+    """Bring the database schema up to `revision` (creating it on an empty database).
+
+    After the migration that seals existing data, the old plaintext is wiped from the database
+    files (VACUUM; on SQLite also the write-ahead log), not merely marked as free space.
+    """
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+        before = MigrationContext.configure(connection).get_current_revision()
+        command.upgrade(alembic_config(connection, master_key), revision)
+        after = MigrationContext.configure(connection).get_current_revision()
+    if before is not None and before < SEALING_REVISION <= (after or ""):
+        _wipe_free_space(engine)
+
+
+def _wipe_free_space(engine) -> None:
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()  # outside SQLAlchemy's BEGIN: VACUUM refuses to run in a transaction
+        try:
+            raw.driver_connection.execute("VACUUM")
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+    elif engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in ("cases", "case_events", "reporter_links", "idempotency_keys"):
+                connection.exec_driver_sql(f"VACUUM FULL {table}")

@@ -52,6 +52,10 @@ class CaseClosed(IncidentsError):
     """The case is closed and does not take this action."""
 
 
+class CasePurged(IncidentsError):
+    """The case's key was destroyed at the end of its retention: its data can no longer be read."""
+
+
 class InvalidSubmission(IncidentsError):
     """Submitted data failed validation; `errors` maps field names to messages."""
 

@@ -6,6 +6,7 @@ from datetime import timezone
 
 from sqlalchemy import event, select
 
+from .crypto import public
 from .models import Case, CaseEvent, utcnow
 
 GENESIS = "0" * 64
@@ -32,20 +33,29 @@ def canonical(fields: dict) -> bytes:
 
 def _fields(e) -> dict:
     return {"case_id": e.case_id, "seq": e.seq, "at": e.at.astimezone(timezone.utc).isoformat(), "actor": e.actor,
-            "role": e.role, "type": e.type, "task": e.task, "task_id": e.task_id, "data": e.data,
+            "role": e.role, "type": e.type, "task": e.task, "task_id": e.task_id, "sealed_data": e.sealed_data,
             "process_version": e.process_version}
 
 
 def event_hash(prev_hash: str, e) -> str:
-    """SHA-256 over the previous event's hash and this event's canonical encoding."""
+    """SHA-256 over the previous event's hash and this event's canonical encoding.
+
+    It covers the data as stored (sealed), so a chain still verifies without keys and after a purge.
+    """
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(_fields(e))).hexdigest()
 
 
-def append(session, case, actor, role, kind, task, task_id, data) -> CaseEvent:
-    """Append one event to the case's history, chained to the one before it."""
+def append(session, case, actor, role, kind, task, task_id, data, readable_after_purge=False) -> CaseEvent:
+    """Append one event to the case's history, chained to the one before it.
+
+    Its data is sealed with the case key, unless it must stay readable after the key is destroyed
+    (only for data that names no one).
+    """
     prev = case.head_hash or GENESIS
+    sealed = public(data) if readable_after_purge else case.cipher.seal("event data", data)
     e = CaseEvent(case_id=case.id, seq=(case.last_seq or 0) + 1, at=utcnow(), actor=actor, role=role, type=kind,
-                  task=task, task_id=task_id, data=data, process_version=case.process_version, prev_hash=prev)
+                  task=task, task_id=task_id, sealed_data=sealed, process_version=case.process_version,
+                  prev_hash=prev)
     e.hash = event_hash(prev, e)
     case.last_seq = e.seq
     case.head_hash = e.hash

@@ -3,9 +3,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from .crypto import open_public
 from .errors import InvalidSubmission
 from .faults import checkpoint
-from .models import IdempotencyRow
+from .models import Case, IdempotencyRow
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,20 @@ class Idempotency:
             return None
         if row.fingerprint != self.fingerprint:
             raise InvalidSubmission({"Idempotency-Key": ["This key was already used for a different request."]})
-        return row.response
+        if row.case_id is None:  # answers from before encryption that name no one (see migration 0008)
+            return open_public(row.sealed_response)
+        return session.get(Case, row.case_id).cipher.open("stored answer", row.sealed_response)
 
-    def remember(self, session, response) -> None:
-        """Store the answer in the same transaction as the change it describes."""
-        session.add(IdempotencyRow(scope=self.scope, key=self.key, fingerprint=self.fingerprint, response=response))
+    def remember(self, session, response, case) -> None:
+        """Store the answer, sealed with the case's key, in the same transaction as the change it describes."""
+        session.add(IdempotencyRow(scope=self.scope, key=self.key, fingerprint=self.fingerprint, case_id=case.id,
+                                   sealed_response=case.cipher.seal("stored answer", response)))
 
 
-def finish(uow, idempotency, response, commit):
+def finish(uow, idempotency, response, commit, case):
     """Remember the response (if the request carried a key), commit, and return it."""
     if idempotency is not None:
-        idempotency.remember(uow.session, response)
+        idempotency.remember(uow.session, response, case)
     commit(uow)
     checkpoint("after_commit")
     return response

@@ -4,8 +4,11 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session
 from sqlalchemy.types import TypeDecorator
+
+from .crypto import PUBLIC, open_public
+from .errors import CasePurged
 
 
 def utcnow():
@@ -67,11 +70,63 @@ class Case(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    state: Mapped[str] = mapped_column(Text)
-    data: Mapped[dict] = mapped_column(JSON)
+    # the case key, wrapped by the master key; None once the case is purged (its data is then unreadable)
+    wrapped_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sealed_state: Mapped[str] = mapped_column(Text, default="")
+    sealed_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def purged(self) -> bool:
+        return self.wrapped_key is None
+
+    @property
+    def cipher(self):
+        """The case's own cipher, unwrapped once per unit of work with the session's master key."""
+        cipher = getattr(self, "_cipher", None)
+        if cipher is None:
+            if self.wrapped_key is None:
+                raise CasePurged(f"case {self.id} was purged: its data no longer exists")
+            cipher = self._cipher = object_session(self).info["master_key"].unwrap(self.wrapped_key, self.id)
+        return cipher
+
+    def use_key(self, cipher, wrapped: str) -> None:
+        """Give a new case its key (see MasterKey.new_case_key)."""
+        self.wrapped_key, self._cipher = wrapped, cipher
+
+    @property
+    def data(self) -> dict:
+        """The case data, decrypted; a purged case keeps only what access checks need."""
+        if self.purged:
+            return {"event_name": self.event_name, "excluded_staff": list(self.excluded_staff or [])}
+        sealed = self.sealed_data
+        cached = getattr(self, "_data", None)
+        if cached is None or cached[0] is not sealed:
+            cached = self._data = (sealed, self.cipher.open("case data", sealed) if sealed else {})
+        return cached[1]
+
+    @data.setter
+    def data(self, value: dict) -> None:
+        self.sealed_data = self.cipher.seal("case data", value)
+        self._data = (self.sealed_data, value)
+
+    @property
+    def state(self) -> str:
+        """The serialized workflow state, decrypted."""
+        sealed = self.sealed_state
+        cached = getattr(self, "_state", None)
+        if cached is None or cached[0] is not sealed:
+            cached = self._state = (sealed, self.cipher.open("case state", sealed))
+        return cached[1]
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.sealed_state = self.cipher.seal("case state", value)
+        self._state = (self.sealed_state, value)
 
 
 class ReadyTaskRow(Base):
@@ -101,18 +156,31 @@ class CaseEvent(Base):
     type: Mapped[str] = mapped_column(String(40))
     task: Mapped[str | None] = mapped_column(String(100), nullable=True)
     task_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
-    data: Mapped[dict] = mapped_column(JSON)
+    # the data entered, sealed with the case key (public only for records that must outlive it)
+    sealed_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     process_version: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
 
+    @property
+    def data(self) -> dict | None:
+        """The data entered, decrypted; None once the case is purged."""
+        if self.sealed_data.startswith(PUBLIC):
+            return open_public(self.sealed_data)
+        case = object_session(self).get(Case, self.case_id)
+        return None if case.purged else case.cipher.open("event data", self.sealed_data)
+
 
 class ReporterLink(Base):
-    """The private link a reporter uses to write their account; works until the task is done."""
+    """The private link a reporter uses to write their account; works until the task is done.
+
+    Found by a digest of its token; the token itself is kept sealed, for the case's staff to hand over.
+    """
 
     __tablename__ = "reporter_links"
-    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed_token: Mapped[str | None] = mapped_column(Text, nullable=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     task_id: Mapped[str] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -126,7 +194,9 @@ class IdempotencyRow(Base):
     scope: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    response: Mapped[dict] = mapped_column(JSON)
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # the answer, sealed with the key of the case it is about
+    sealed_response: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -72,7 +72,8 @@ def _fire(uow, processes, case) -> int:
     if not new and case.next_due == due_before:
         return 0  # nothing fired by the engine's clock yet: leave it for the next tick, write nothing
     # a timer fired: it created tasks, or moved on to other timers (or to none)
-    history.append(session, case, SYSTEM, SYSTEM, "timer_fired", None, None, {"tasks": sorted(new)})
+    history.append(session, case, SYSTEM, SYSTEM, "timer_fired", None, None, {"tasks": sorted(new)},
+                   readable_after_purge=True)
     commit(uow)
     return len(new)
 

@@ -7,6 +7,7 @@ from sqlalchemy import and_, desc, or_, select
 from . import history
 from .access import EVENT_READERS, SANCTIONS, check_can_act, check_can_view, sees_reporter_link, visible_data
 from .casestate import commit, ready_rows
+from .crypto import token_digest
 from .errors import NotAllowed, NotFound, TaskNotReady
 from .instructions import render_instructions
 from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink
@@ -83,7 +84,12 @@ def case_history(uow, actor, case_id) -> list:
 def _events(uow, actor, case) -> list:
     events = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
     return [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "role": e.role, "type": e.type, "task": e.task,
-             "data": visible_data(actor, e.data, case.data)} for e in events]
+             "data": _event_data(actor, e, case)} for e in events]
+
+
+def _event_data(actor, event, case):
+    data = event.data
+    return None if data is None else visible_data(actor, data, case.data)  # None: sealed with a purged key
 
 
 def get_task(uow, processes, actor, task_id) -> dict:
@@ -107,8 +113,9 @@ def case_view(case, rows, actor, session) -> dict:
     """The case as the API shows it (the reporter token is turned into a link by the web layer)."""
     token = None
     if sees_reporter_link(actor, case.data) and any(r.lane == REPORTER for r in rows):
-        token = session.scalars(select(ReporterLink.token).where(
+        sealed = session.scalars(select(ReporterLink.sealed_token).where(
             ReporterLink.case_id == case.id, ReporterLink.used_at.is_(None))).first()
+        token = case.cipher.open("reporter link", sealed) if sealed else None
     return {"id": case.id, "status": case.status, "process_version": case.process_version,
             "event_name": case.event_name, "created_at": _iso(case.created_at), "data": visible_data(actor, case.data),
             "tasks": [_summary(r) for r in rows], "reporter_token": token}
@@ -134,7 +141,8 @@ def _record_access(uow, actor, case, what):
     role = next((r for r in (AUDITOR, INCIDENT_TEAM) if r in actor.roles), None)
     if role is None:
         return
-    history.append(uow.session, case, actor.username, role, "case_viewed", None, None, {"viewed": what})
+    history.append(uow.session, case, actor.username, role, "case_viewed", None, None, {"viewed": what},
+                   readable_after_purge=True)
     commit(uow)
 
 
@@ -160,7 +168,7 @@ def ready_task(session, actor, task_id):
 
 def reporter_link_task(session, token):
     """The link, its ready reporter task and case; NotFound once the task is done."""
-    link = session.get(ReporterLink, str(token or ""))
+    link = session.get(ReporterLink, token_digest(str(token or "")))
     row = session.get(ReadyTaskRow, link.task_id) if link is not None and link.used_at is None else None
     if row is None:
         raise NotFound("this link is not valid (any more)")

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from engine import users
 from engine.config import ROOT, Settings
+from engine.crypto import generate_master_key, load_master_key
 from engine.db import make_engine, session_factories
 from engine.processes import ProcessRegistry
 from engine.system import Incidents
@@ -19,6 +20,7 @@ from tests.net import free_port, request
 from web import create_app
 
 PASSWORD = "correct horse battery"
+MASTER_KEY = generate_master_key()  # one per test run; the served tests get it through the environment
 POSTGRES = os.environ.get("INCIDENTS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -51,10 +53,12 @@ def database_url(request, tmp_path):
 @pytest.fixture
 def system(processes, tmp_path, database_url):
     """The engine's collaborators on a fresh database."""
-    settings = Settings(database_url=database_url, secret_key="test-secret", secret_key_file=str(tmp_path / "key"))
+    settings = Settings(database_url=database_url, secret_key="test-secret", secret_key_file=str(tmp_path / "key"),
+                        master_key=MASTER_KEY)
     db = make_engine(settings.database_url)
-    read, write = session_factories(db)
-    incidents = Incidents(settings, db, processes, read, write)
+    master_key = load_master_key(settings)
+    read, write = session_factories(db, master_key)
+    incidents = Incidents(settings, db, processes, master_key, read, write)
     incidents.create_schema()
     yield incidents
     db.dispose()
@@ -129,7 +133,8 @@ def serve(system, tmp_path):
     def start(workers=4, **env):
         port = free_port()
         environ = {**os.environ, "INCIDENTS_DATABASE_URL": system.settings.database_url,
-                   "INCIDENTS_SECRET_KEY": "fault-tests", "INCIDENTS_TICK_SECONDS": "0", "PYTHONPATH": str(ROOT), **env}
+                   "INCIDENTS_SECRET_KEY": "fault-tests", "INCIDENTS_MASTER_KEY": MASTER_KEY,
+                   "INCIDENTS_TICK_SECONDS": "0", "PYTHONPATH": str(ROOT), **env}
         server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port),
                                    "--workers", str(workers)], env=environ, cwd=ROOT,
                                   stdout=open(tmp_path / "server.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)

@@ -18,7 +18,8 @@ INCIDENTS = [sys.executable, "-m", "cli.main"]
 @pytest.fixture
 def env(tmp_path):
     return {**os.environ, "INCIDENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-            "INCIDENTS_SECRET_KEY_FILE": str(tmp_path / "secret_key"), "PYTHONPATH": str(ROOT)}
+            "INCIDENTS_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
+            "INCIDENTS_MASTER_KEY_FILE": str(tmp_path / "master_key"), "PYTHONPATH": str(ROOT)}
 
 
 def run(env, *args):

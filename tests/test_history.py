@@ -56,7 +56,7 @@ def test_an_untouched_history_verifies(system, case_id):
 def test_the_app_refuses_to_change_or_delete_events(system, case_id):
     with system.writing() as uow:
         event = uow.session.scalars(select(CaseEvent).where(CaseEvent.seq == 2)).one()
-        event.data = {"forged": True}
+        event.sealed_data = "p1.{}"
         with pytest.raises(history.HistoryIsAppendOnly):
             uow.session.flush()
     with system.writing() as uow:
@@ -93,8 +93,8 @@ def test_a_deleted_last_event_is_found(system, case_id):
 def test_an_inserted_event_is_found(system, case_id):
     tamper(system, "UPDATE case_events SET seq = seq + 1000 WHERE seq >= 3",
            "UPDATE case_events SET seq = seq - 999 WHERE seq > 1000",
-           "INSERT INTO case_events (case_id, seq, at, actor, role, type, data, process_version, prev_hash, hash) "
-           "SELECT case_id, 3, at, 'mallory', 'incident_team', 'task_completed', data, process_version, hash, hash "
+           "INSERT INTO case_events (case_id, seq, at, actor, role, type, sealed_data, process_version, prev_hash, hash) "
+           "SELECT case_id, 3, at, 'mallory', 'incident_team', 'task_completed', sealed_data, process_version, hash, hash "
            "FROM case_events WHERE seq = 2")
     assert reports(system)[0].problem.startswith("event seq 3: its content does not match its hash")
 
@@ -106,9 +106,10 @@ def test_reordered_events_are_found(system, case_id):
 
 
 def test_incidents_verify_names_the_first_broken_link(system, case_id):
-    tamper(system, "UPDATE case_events SET data = '{}' WHERE seq = 4")
+    tamper(system, "UPDATE case_events SET sealed_data = 'p1.{}' WHERE seq = 4")
+    # no master key: the chain covers the sealed data, so anyone with the database can check it
     env = {"INCIDENTS_DATABASE_URL": system.settings.database_url, "PATH": "/usr/bin:/bin",
-           "INCIDENTS_SECRET_KEY": "x", "PYTHONPATH": str(ROOT)}
+           "INCIDENTS_SECRET_KEY": "x", "INCIDENTS_MASTER_KEY_FILE": "/nonexistent/master_key", "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-m", "cli.main", "verify"], env=env, capture_output=True, text=True,
                             cwd=ROOT, timeout=120)
     assert result.returncode == 1

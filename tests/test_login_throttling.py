@@ -14,9 +14,9 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], i
 def other_worker(system):
     """A second application on its own connection pool, as another gunicorn worker would be."""
     db = make_engine(system.settings.database_url)
-    read, write = session_factories(db)
+    read, write = session_factories(db, system.master_key)
     return create_app({"TESTING": True, "SETTINGS": system.settings,
-                       "INCIDENTS": Incidents(system.settings, db, system.processes, read, write)}).test_client()
+                       "INCIDENTS": Incidents(system.settings, db, system.processes, system.master_key, read, write)}).test_client()
 
 
 def token(client, password):

@@ -10,7 +10,7 @@ from engine.db import make_engine, session_factories, upgrade
 def test_sqlite_runs_in_wal_mode_and_writers_take_the_lock_when_they_begin(tmp_path):
     db = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
     upgrade(db)
-    _, write = session_factories(db)
+    _, write = session_factories(db, None)
     with db.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     order = []

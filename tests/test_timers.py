@@ -118,12 +118,12 @@ def test_two_tickers_at_once_fire_each_timer_exactly_once(system, onsite):
 
 
 def test_a_case_that_cannot_be_run_does_not_stop_the_other_escalations(system, onsite, caplog):
-    from sqlalchemy import update
     broken, fine = open_case(system, onsite), open_case(system, onsite)
     age(system, broken["id"], 16)
     age(system, fine["id"], 16)
     with system.writing() as uow:
-        uow.session.execute(update(Case).where(Case.id == broken["id"]).values(state='{"not": "a workflow"}'))
+        case = uow.session.get(Case, broken["id"])
+        case.state = '{"not": "a workflow"}'
         uow.commit()
     report = timers.tick(system)
     assert report.tasks == 1

@@ -38,9 +38,10 @@ def test_a_case_keeps_running_on_the_version_it_started_on(system, staff, tmp_pa
     with system.writing() as uow:
         old = cases.open_case(uow, system.processes, actor, INTAKE)
     rename_assess_safety(directory, "Check everyone is safe")
-    read, write = session_factories(system.db)
+    read, write = session_factories(system.db, system.master_key)
     # a new process (say after a restart) that has never seen the old version in memory
-    later = Incidents(system.settings, system.db, ProcessRegistry.from_directory(directory, FORMS), read, write)
+    later = Incidents(system.settings, system.db, ProcessRegistry.from_directory(directory, FORMS), system.master_key,
+                      read, write)
     assert later.processes.current.hash != old["process_version"]
     with later.writing() as uow:
         new = cases.open_case(uow, later.processes, actor, INTAKE)
@@ -92,10 +93,10 @@ def test_a_later_release_with_a_new_task_and_form_still_runs_older_cases(system,
     with system.writing() as uow:
         old = cases.open_case(uow, system.processes, actor, INTAKE)
     later_forms = {**FORMS, "a_task_added_later": FORMS["close_case"]}
-    read, write = session_factories(system.db)
+    read, write = session_factories(system.db, system.master_key)
     registry = ProcessRegistry(system.processes.current, later_forms)
     registry._runners.clear()  # a new release has only its own version in memory
-    later = Incidents(system.settings, system.db, registry, read, write)
+    later = Incidents(system.settings, system.db, registry, system.master_key, read, write)
     with later.writing() as uow:
         old = cases.complete_task(uow, later.processes, actor, old["tasks"][0]["id"], CALL)
     assert [t["task"] for t in old["tasks"]] == ["assess_safety"]

@@ -2,12 +2,12 @@
 from flask import jsonify, render_template, request
 
 from engine.errors import (
-    AuthenticationFailed, DiagramError, CaseClosed, InvalidSubmission, NotAllowed, NotFound, StaleCase, TaskNotReady,
+    AuthenticationFailed, CasePurged, DiagramError, CaseClosed, InvalidSubmission, NotAllowed, NotFound, StaleCase, TaskNotReady,
     TooManyAttempts,
 )
 
 STATUS = {
-    NotFound: 404, NotAllowed: 403, TaskNotReady: 409, StaleCase: 409, CaseClosed: 409,
+    NotFound: 404, NotAllowed: 403, CasePurged: 410, TaskNotReady: 409, StaleCase: 409, CaseClosed: 409,
     AuthenticationFailed: 401, InvalidSubmission: 422, TooManyAttempts: 429, DiagramError: 503,
 }
 
