@@ -5,11 +5,11 @@ import os
 import sys
 from datetime import datetime, timezone
 
-from engine import history, retention, timers, users
+from engine import history, publishing, retention, timers, users
 from engine.config import Settings
 from engine.crypto import MasterKeyError
 from engine.diagrams import load_directory
-from engine.errors import DiagramError, InvalidSubmission
+from engine.errors import DiagramError, InvalidSubmission, NotAllowed
 from engine.system import build
 from forms import FORMS
 
@@ -133,6 +133,43 @@ def cmd_purge(args, settings):
     return 0
 
 
+def cmd_publish(args, settings):
+    """Validate changed diagram, DMN and form files as a draft and publish them as a new version."""
+    files = {}
+    for path in args.paths:
+        try:
+            files[os.path.basename(path)] = open(path, encoding="utf-8").read()
+        except (OSError, UnicodeDecodeError) as err:
+            print(f"{path}: cannot be read ({err})", file=sys.stderr)
+            return 2
+    system = _system(settings)
+    try:
+        with system.writing() as uow:
+            actor = users.actor_for(uow, args.by)
+        if actor is None:
+            print(f"--by: no active user {args.by!r}", file=sys.stderr)
+            return 2
+        with system.writing() as uow:
+            draft = publishing.create_draft(uow, system.processes, actor, files, args.remove)
+        for error in draft["errors"]:
+            where = ", ".join(str(x) for x in (error["file"], error["line"] and f"line {error['line']}",
+                                                error["element"] and f"element '{error['element']}'") if x)
+            print(f"invalid: {where + ': ' if where else ''}{error['message']}", file=sys.stderr)
+        if draft["errors"]:
+            return 1
+        for change in draft["changes"]:
+            print(f"  {change['change']:<8} {change['kind']:<10} {change['id']} {' '.join(change['fields'])}".rstrip())
+        with system.writing() as uow:
+            version = publishing.publish_draft(uow, system.processes, actor, draft["id"], args.note)
+    except (InvalidSubmission, NotAllowed) as err:
+        messages = err.errors.items() if isinstance(err, InvalidSubmission) else [("by", [str(err)])]
+        for field, texts in messages:
+            print(f"{field}: {' '.join(texts)}", file=sys.stderr)
+        return 1
+    print(f"published version {version['hash'][:12]} (draft {draft['id']}); new cases start on it")
+    return 0
+
+
 def cmd_tick(args, settings):
     """Fire every timer that is due now, once."""
     report = timers.tick(_system(settings))
@@ -181,6 +218,12 @@ def parser():
     sub.add_parser("seed-demo", help="create demo users for every role").set_defaults(func=cmd_seed_demo)
     sub.add_parser("verify", help="check the hash chain of every case history").set_defaults(func=cmd_verify)
     sub.add_parser("tick", help="fire the timers that are due").set_defaults(func=cmd_tick)
+    publish = sub.add_parser("publish", help="validate changed diagrams, DMN tables and forms and publish them")
+    publish.add_argument("paths", nargs="+", metavar="PATH", help=".bpmn, .dmn or .form.yaml files")
+    publish.add_argument("--note", required=True, help="what changes and why (shown in the versions list)")
+    publish.add_argument("--by", required=True, help="the policy staff user publishing it")
+    publish.add_argument("--remove", action="append", default=[], metavar="NAME", help="a file to leave out")
+    publish.set_defaults(func=cmd_publish)
     purge = sub.add_parser("purge", help="destroy the keys of cases closed before a date (crypto-shredding)")
     purge.add_argument("--closed-before", required=True, metavar="DATE", help="YYYY-MM-DD (UTC) or an ISO time")
     purge.add_argument("--dry-run", action="store_true", help="list the cases without purging them")

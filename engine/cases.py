@@ -65,8 +65,7 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     if not data.get("reporter_name"):
         data.pop("reporter_name", None)
     session = uow.session
-    processes.record_current(session)
-    runner = processes.runner(processes.current.hash)
+    runner = processes.runner(processes.latest_hash(session), session)
     workflow = runner.start(data)
     case = Case(process_version=runner.version.hash, event_name=data["event_name"],
                 excluded_staff=list(data["excluded_staff"]))

@@ -10,6 +10,8 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
+from forms.declarative import SUFFIX as FORM_SUFFIX, FormDefinitionError, compile_forms
+
 from .errors import DiagramError, RestrictedCodeError
 from .event_subprocesses import isolate
 from .instructions import check_template
@@ -50,11 +52,19 @@ class ProcessVersion:
     event_subprocesses: frozenset = field(default_factory=frozenset)
 
 
+def is_version_file(name: str) -> bool:
+    """Diagrams, DMN tables and declarative forms make up a process version."""
+    return name.endswith((".bpmn", ".dmn", FORM_SUFFIX)) and "/" not in name and not name.startswith(".")
+
+
+def read_directory(directory) -> dict:
+    """The version files of a directory as {name: bytes}."""
+    return {p.name: p.read_bytes() for p in sorted(Path(directory).iterdir()) if p.is_file() and is_version_file(p.name)}
+
+
 def load_directory(directory, forms) -> ProcessVersion:
-    """Load every .bpmn and .dmn file of `directory`; raise DiagramError naming file, element, line."""
-    directory = Path(directory)
-    files = {p.name: p.read_bytes() for p in sorted(directory.iterdir())
-             if p.suffix in (".bpmn", ".dmn") and p.is_file()}
+    """Load every .bpmn, .dmn and .form.yaml file of `directory`; raise DiagramError naming file, element, line."""
+    files = read_directory(directory)
     if not files:
         raise DiagramError(f"no .bpmn or .dmn files in {directory}")
     return load_files(files, forms)
@@ -64,9 +74,14 @@ def load_files(files: dict, forms: dict, stored=False) -> ProcessVersion:
     """Validate and parse diagram files given as {name: bytes} with the forms they use.
 
     A `stored` version (an older one, run for the cases that started on it) only needs a form for
-    each of its own tasks: later releases may have added forms it never had.
+    each of its own tasks: later releases may have added forms it never had. Declarative forms
+    (`<task id>.form.yaml`) travel with the files, so a version keeps the ones it was published with.
     """
-    trees = {name: parse_safely(data, name) for name, data in files.items()}
+    for name in files:
+        if not is_version_file(name):
+            raise DiagramError("not a diagram (.bpmn), DMN table (.dmn) or form (.form.yaml)", name)
+    forms = _with_declared_forms(files, forms)
+    trees = {name: parse_safely(data, name) for name, data in files.items() if not name.endswith(FORM_SUFFIX)}
     _check_call_targets(trees)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     for name, tree in trees.items():
@@ -99,6 +114,18 @@ def load_files(files: dict, forms: dict, stored=False) -> ProcessVersion:
         spec=spec, subprocess_specs=subprocess_specs, user_tasks=user_tasks, forms=forms,
         messages=frozenset(messages), event_subprocesses=event_subprocesses,
     )
+
+
+def _with_declared_forms(files, forms):
+    try:
+        declared = compile_forms(files)
+    except FormDefinitionError as err:
+        raise DiagramError(err.message, err.file_name, err.field, err.line) from None
+    both = sorted(set(declared) & set(forms))
+    if both:
+        raise DiagramError(f"task {both[0]!r} has a form in the code already; a declarative form is only for a "
+                           "task that has none", f"{both[0]}{FORM_SUFFIX}", both[0])
+    return {**forms, **declared}
 
 
 def _check_call_targets(trees):

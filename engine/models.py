@@ -52,11 +52,32 @@ class ApiToken(Base):
 
 
 class ProcessVersionRow(Base):
+    """A published process version: its files and forms, who published it, when and why."""
+
     __tablename__ = "process_versions"
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     files: Mapped[dict] = mapped_column(JSON)
     forms: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    published_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    based_on: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ProcessDraft(Base):
+    """Changed diagrams, tables and forms on their way to becoming a version: validated, then published."""
+
+    __tablename__ = "process_drafts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    based_on: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict] = mapped_column(JSON)
+    tests: Mapped[dict] = mapped_column(JSON, default=dict)
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(12))
+    version: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Case(Base):

@@ -1,20 +1,15 @@
-"""Keeps the loaded process versions: the current one from `bpmn/`, older ones from the database."""
+"""Keeps the loaded process versions: the bpmn/ directory's, the published ones and older ones from the database."""
 import logging
-from pathlib import Path
 
 from sqlalchemy import select
 
-from .diagrams import content_hash, describe_forms, load_directory, load_files
+from .diagrams import content_hash, describe_forms, load_directory, load_files, read_directory
 from .errors import DiagramError
-from .models import ProcessVersionRow
+from .models import ProcessVersionRow, utcnow
 from .runtime import CaseRunner
 
 log = logging.getLogger(__name__)
-
-
-def _read_directory(directory) -> dict:
-    return {p.name: p.read_bytes() for p in sorted(Path(directory).iterdir())
-            if p.suffix in (".bpmn", ".dmn") and p.is_file()}
+DIRECTORY_PUBLISHER = "bpmn/ directory"
 
 
 class ProcessRegistry:
@@ -47,7 +42,7 @@ class ProcessRegistry:
             return False
         seen = None
         try:
-            files = _read_directory(self.directory)
+            files = read_directory(self.directory)
             seen = content_hash(files, self._forms)
             if seen in (self.current.hash, self._rejected):
                 return False
@@ -62,12 +57,37 @@ class ProcessRegistry:
         log.info("now serving process version %s", version.hash[:12])
         return True
 
+    @property
+    def forms(self) -> dict:
+        """The forms in the code (declarative forms travel with each version's files)."""
+        return self._forms
+
     def record_current(self, session) -> None:
-        """Store the current version's files so cases started on it can always be run again."""
+        """Store the directory's version (published by the bpmn/ directory) if it is new.
+
+        Cases start on the latest published version, so a changed bpmn/ directory is published
+        here; drafts published through the policy pages, the API or `incidents publish` come after it.
+        """
         if session.get(ProcessVersionRow, self.current.hash) is None:
+            now = utcnow()
             session.add(ProcessVersionRow(hash=self.current.hash, files=self.current.files,
-                                          forms=describe_forms(self.current.forms)))
+                                          forms=describe_forms(self.current.forms), created_at=now,
+                                          published_at=now, published_by=DIRECTORY_PUBLISHER,
+                                          note="the bpmn/ directory changed",
+                                          based_on=self.latest_hash(session, record=False)))
             session.flush()
+
+    def latest_hash(self, session, record=True) -> str:
+        """The version new cases start on: the one published last."""
+        if record:
+            self.record_current(session)
+        latest = session.scalars(select(ProcessVersionRow.hash).where(ProcessVersionRow.published_at.is_not(None))
+                                 .order_by(ProcessVersionRow.published_at.desc()).limit(1)).first()
+        return latest or self.current.hash
+
+    def adopt(self, version) -> None:
+        """Keep a just-published version's runner (other workers load it from the database when needed)."""
+        self._runners.setdefault(version.hash, CaseRunner(version))
 
     def runner(self, version_hash, session=None) -> CaseRunner:
         """The runner for a version, loading an older version's files from the database if needed."""

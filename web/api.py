@@ -3,7 +3,7 @@ import hashlib
 
 from flask import Blueprint, jsonify, request
 
-from engine import cases, users, views
+from engine import cases, publishing, users, views
 from engine.errors import AuthenticationFailed, InvalidSubmission, NotFound, TaskNotReady
 from engine.idempotency import Idempotency
 from engine.uow import retrying
@@ -136,6 +136,63 @@ def complete_reporter_task(token):
     scope = "reporter:" + hashlib.sha256(token.encode()).hexdigest()[:40]
     answer = _write(scope, lambda uow, idem: cases.complete_reporter_task(uow, system().processes, token, data, idem))
     return jsonify(answer), 200
+
+
+@bp.route("/process/versions")
+def process_versions():
+    """Published versions, newest first, with what each changed."""
+    actor = api_actor()
+    with system().reading() as uow:
+        return jsonify(publishing.list_versions(uow, actor))
+
+
+@bp.route("/process/versions/<version>/files/<name>")
+def process_file(version, name):
+    """One file of a published version."""
+    actor = api_actor()
+    with system().reading() as uow:
+        return jsonify({"name": name, "text": publishing.version_file(uow, actor, version, name)})
+
+
+@bp.route("/process/diff/<old>/<new>")
+def process_diff(old, new):
+    """What changed from one version to another."""
+    actor = api_actor()
+    with system().reading() as uow:
+        found = publishing.compare(uow, actor, old, new)
+    return jsonify({k: found[k] for k in ("from", "to", "changes")})
+
+
+@bp.route("/process/drafts", methods=("POST",))
+def create_draft():
+    """Validate changed files as a draft: {"files": {name: text}, "remove": [...], "based_on": hash}."""
+    actor = api_actor()
+    body = _body()
+    unknown = set(body) - {"files", "remove", "based_on"}
+    if unknown:
+        raise InvalidSubmission({key: ["Unknown field."] for key in unknown})
+    with system().writing() as uow:
+        draft = publishing.create_draft(uow, system().processes, actor, body.get("files") or {},
+                                        body.get("remove") or [], body.get("based_on"))
+    return jsonify(draft), 201
+
+
+@bp.route("/process/drafts/<int:draft_id>")
+def get_draft(draft_id):
+    """A draft with its errors and changes."""
+    actor = api_actor()
+    with system().reading() as uow:
+        return jsonify(publishing.get_draft(uow, system().processes, actor, draft_id))
+
+
+@bp.route("/process/drafts/<int:draft_id>/publish", methods=("POST",))
+def publish_draft(draft_id):
+    """Publish a valid draft: {"note": "what changes and why"}."""
+    actor = api_actor()
+    body = _body()
+    with system().writing() as uow:
+        version = publishing.publish_draft(uow, system().processes, actor, draft_id, body.get("note"))
+    return jsonify(version), 201
 
 
 def _public_task(view):
