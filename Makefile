@@ -23,7 +23,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-run: $(STAMP)
+run: install
 	$(BIN)/incidents init
 	$(BIN)/incidents seed-demo
 	$(BIN)/incidents serve --host 127.0.0.1 --port 8000

@@ -168,3 +168,12 @@ def version_file(uow, actor, version_hash, name) -> str:
     if row is None or name not in row.files:
         raise NotFound("no such version or file")
     return row.files[name]
+
+
+def draft_file(uow, actor, draft_id, name) -> str:
+    """One file of a draft (for drawing it with its errors)."""
+    _check_policy(actor)
+    draft = uow.session.get(ProcessDraft, draft_id)
+    if draft is None or name not in draft.files:
+        raise NotFound("no such draft or file")
+    return draft.files[name]

@@ -64,12 +64,13 @@ def create_app(test_config=None):
         # every worker ticks; row locks make each due timer fire once however many workers share the database
         app.extensions["incidents_ticker"] = start_background_ticker(system, settings.tick_seconds)
 
-    from . import api, auth, errors, pages, reporter
+    from . import api, auth, errors, pages, policy, reporter
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(reporter.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(policy.bp)
     errors.register(app)
     auth.register(app)
     return app
