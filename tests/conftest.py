@@ -3,11 +3,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from engine import users
 from engine.config import ROOT, Settings
@@ -123,6 +125,16 @@ def api(client, staff):
             return client.post(url, json=json, headers=self.headers)
 
     return As
+
+
+@pytest.fixture
+def server(app):
+    """The app served on a real loopback port in a background thread (for the browser tests)."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
 
 
 @pytest.fixture

@@ -1,11 +1,9 @@
 """A real browser (Debian's chromium through Playwright) at phone width completes tasks through the pages."""
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
 from engine.config import ROOT
 from tests.conftest import PASSWORD
@@ -13,16 +11,6 @@ from tests.conftest import PASSWORD
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def server(app):
-    """The app served on a real loopback port in a background thread."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.test_browser import server, shot  # noqa: F401  (the served app fixture)
+from tests.test_browser import shot
 from tests.test_publishing import MAIN, main_diagram
 
 pytestmark = pytest.mark.browser
@@ -31,20 +31,20 @@ def desk():
         browser.close()
 
 
-def login(page, server, user="pol"):  # noqa: F811
+def login(page, server, user="pol"):
     page.goto(f"{server}/login")
     page.fill("#username", user)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
 
 
-def test_a_draft_error_is_marked_on_its_element_and_a_published_change_on_the_diff(server, desk, api):  # noqa: F811
+def test_a_draft_error_is_marked_on_its_element_and_a_published_change_on_the_diff(server, desk, api):
     broken = main_diagram().replace('<bpmn:flowNodeRef>close_case</bpmn:flowNodeRef>', '')
     draft = api("pol").post("/api/process/drafts", json={"files": {MAIN: broken}}).get_json()
     assert draft["errors"][0]["element"] == "close_case"
     login(desk, server)
     desk.goto(f"{server}/policy/drafts/{draft['id']}")
-    desk.wait_for_selector(f".diagram[data-drawn]")
+    desk.wait_for_selector(".diagram[data-drawn]")
     assert desk.locator('.djs-element.mark-error[data-element-id="close_case"]').count() == 1
     assert "close_case" in desk.locator(".errors").inner_text()
     shot(desk, "policy-draft-error")
@@ -66,7 +66,7 @@ def test_a_draft_error_is_marked_on_its_element_and_a_published_change_on_the_di
     assert desk.problems == []
 
 
-def test_the_modeler_saves_an_edit_as_a_draft(server, desk, staff):  # noqa: F811
+def test_the_modeler_saves_an_edit_as_a_draft(server, desk, staff):
     login(desk, server)
     desk.goto(f"{server}/policy/edit?file={MAIN}")
     desk.wait_for_selector("#modeler[data-ready]")
@@ -84,7 +84,7 @@ def test_the_modeler_saves_an_edit_as_a_draft(server, desk, staff):  # noqa: F81
     assert desk.problems == []
 
 
-def test_case_staff_cannot_use_the_policy_pages(server, desk, staff):  # noqa: F811
+def test_case_staff_cannot_use_the_policy_pages(server, desk, staff):
     login(desk, server, "olga")
     response = desk.goto(f"{server}/policy/")
     assert response.status == 403
