@@ -85,7 +85,7 @@ class Case(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_version: Mapped[str] = mapped_column(ForeignKey("process_versions.hash"))
     status: Mapped[str] = mapped_column(String(10), default="open")
-    event_name: Mapped[str] = mapped_column(String(300))
+    event_name: Mapped[str] = mapped_column(String(300), index=True)
     excluded_staff: Mapped[list] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)

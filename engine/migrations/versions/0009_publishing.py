@@ -1,4 +1,5 @@
-"""Process versions record who published them, when and why; drafts wait for validation and publishing.
+"""Process versions record who published them, when and why; drafts wait for validation and publishing;
+cases are indexed by event for the inboxes.
 
 Revision ID: 0009
 Revises: 0008
@@ -15,6 +16,8 @@ depends_on = None
 
 
 def upgrade():
+    # inboxes of on-site staff and organizers select their events' cases
+    op.create_index("ix_cases_event_name", "cases", ["event_name"])
     op.add_column("process_versions", sa.Column("published_at", UTCDateTime(), nullable=True))
     op.add_column("process_versions", sa.Column("published_by", sa.String(length=80), nullable=True))
     op.add_column("process_versions", sa.Column("note", sa.Text(), nullable=True))
@@ -38,6 +41,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_cases_event_name", "cases")
     op.drop_table("process_drafts")
     op.drop_index("ix_process_versions_published_at", "process_versions")
     for column in ("based_on", "note", "published_by", "published_at"):

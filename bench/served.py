@@ -1,0 +1,314 @@
+"""Prints what `incidents serve` (gunicorn, 2 workers) costs end to end, on SQLite and PostgreSQL.
+
+Every figure comes from one run: the raw engine floor is measured first, then for each database a real
+server is started and driven over HTTP (one keep-alive connection, like a busy client): open a case and
+complete a task (p50/p95/p99, ratio to the floor); then the database is filled to 1,000 and to 100,000
+cases (copies of real cases, spread over 1,000 events) and the inbox, a history and a completion are
+measured at both sizes; then the stored bytes of an open and of a closed case.
+Run with `make bench` (PostgreSQL on 127.0.0.1:5432, or INCIDENTS_BENCH_POSTGRES_URL).
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from engine import cases, users  # noqa: E402
+from engine.cases import validate  # noqa: E402
+from engine.config import ROOT, Settings  # noqa: E402
+from engine.crypto import generate_master_key  # noqa: E402
+from engine.system import build  # noqa: E402
+from forms import INTAKE_FORM  # noqa: E402
+
+N = int(os.environ.get("INCIDENTS_BENCH_SAMPLES", 200))
+POSTGRES = os.environ.get("INCIDENTS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PASSWORD = "bench password"
+CALL = {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}
+ASSESS = {"general_threat": False}
+
+
+def intake(event="Bench 0"):
+    return {"event_name": event, "event_format": "in_person", "region": "europe", "opened_by_role": "onsite_staff",
+            "reporter_anonymous": True}
+
+
+def percentiles(samples):
+    samples = sorted(samples)
+    pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] * 1000  # noqa: E731
+    return statistics.median(samples) * 1000, pick(0.95), pick(0.99)
+
+
+def raw_engine(runner):
+    """The floor: SpiffWorkflow load + complete one task + save, in-process, same diagrams."""
+    workflow = runner.start({**validate(INTAKE_FORM, intake()), "onsite_staff_available": True})
+    runner.complete(workflow, runner.ready_tasks(workflow)[0].id, CALL)
+    state = runner.dumps(workflow)
+    samples = []
+    for _ in range(N):
+        started = time.perf_counter()
+        wf = runner.loads(state)
+        task = next(t for t in runner.ready_tasks(wf) if t.task == "assess_safety")
+        runner.complete(wf, task.id, ASSESS)
+        runner.dumps(wf)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+class Client:
+    """One keep-alive HTTP connection to the served app, with a bearer token."""
+
+    def __init__(self, port, username):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        status, body = self.call("POST", "/api/tokens", {"username": username, "password": PASSWORD}, auth=False)
+        assert status == 201, body
+        self.token = body["token"]
+
+    def call(self, method, path, body=None, auth=True):
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        reply = self.conn.getresponse()
+        return reply.status, json.loads(reply.read() or b"null")
+
+    def timed(self, method, path, body=None, expect=200):
+        started = time.perf_counter()
+        status, answer = self.call(method, path, body)
+        elapsed = time.perf_counter() - started
+        assert status == expect, (status, answer)
+        return elapsed, answer
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(env, tmp):
+    port = free_port()
+    log = open(tmp / "server.log", "ab")
+    server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"],
+                              env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"the server did not start; see {tmp / 'server.log'}")
+            time.sleep(0.2)
+
+
+def fill(system, copies, events=1000):
+    """Add `copies` cases waiting at their second task, spread over `events` events, by copying real rows."""
+    with system.writing() as uow:
+        actor = users.actor_for(uow, "olga")
+    with system.writing() as uow:
+        model = cases.open_case(uow, system.processes, actor, intake("Bench filler"))
+    with system.writing() as uow:
+        cases.complete_task(uow, system.processes, actor, model["tasks"][0]["id"], CALL)
+    db = system.db
+    numbers = "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
+    with db.begin() as conn:
+        first = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM cases")).scalar() + 1
+        case_cols = [c for c in _columns(conn, "cases") if c != "id"]
+        event_cols = [c for c in _columns(conn, "case_events") if c not in ("id", "case_id")]
+        task_cols = [c for c in _columns(conn, "ready_tasks") if c not in ("id", "case_id")]
+        values = {"first": first, "last": copies - 1, "model": model["id"], "events": events}
+        conn.execute(text(f"INSERT INTO cases (id, {', '.join(case_cols)}) {numbers}SELECT :first + n.i, "
+                          + ", ".join("'Bench ' || (n.i % :events)" if c == "event_name" else f"c.{c}"
+                                      for c in case_cols)
+                          + " FROM cases c, n WHERE c.id = :model"), values)
+        conn.execute(text(f"INSERT INTO case_events (case_id, {', '.join(event_cols)}) {numbers}"
+                          f"SELECT :first + n.i, {', '.join('e.' + c for c in event_cols)} "
+                          "FROM case_events e, n WHERE e.case_id = :model"), values)
+        conn.execute(text(f"INSERT INTO ready_tasks (id, case_id, {', '.join(task_cols)}) {numbers}"
+                          f"SELECT 'bench-' || (:first + n.i), :first + n.i, {', '.join('t.' + c for c in task_cols)} "
+                          "FROM ready_tasks t, n WHERE t.case_id = :model"), values)
+        if db.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT MAX(id) FROM cases))"))
+    if db.dialect.name == "postgresql":
+        with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    else:
+        raw = db.raw_connection()
+        try:
+            raw.driver_connection.execute("ANALYZE")
+        finally:
+            raw.close()
+
+
+def _columns(conn, table):
+    from sqlalchemy import inspect
+    return [c["name"] for c in inspect(conn).get_columns(table)]
+
+
+def case_count(system):
+    with system.db.connect() as conn:
+        return conn.execute(text("SELECT COUNT(*) FROM cases")).scalar()
+
+
+def ready_for_assess(client, count, event="Bench 0"):
+    """Open `count` cases and complete their first task: each then waits at assess_safety."""
+    ids = []
+    for _ in range(count):
+        _, case = client.timed("POST", "/api/cases", intake(event), expect=201)
+        _, case = client.timed("POST", f"/api/tasks/{case['tasks'][0]['id']}", {"data": CALL})
+        ids.append((case["id"], next(t["id"] for t in case["tasks"] if t["task"] == "assess_safety")))
+    return ids
+
+
+def completions(client, count):
+    samples = []
+    for _, task_id in ready_for_assess(client, count):
+        elapsed, _ = client.timed("POST", f"/api/tasks/{task_id}", {"data": ASSESS})
+        samples.append(elapsed)
+    return samples
+
+
+def stored_bytes(system, case_id):
+    """Bytes of the case's rows as stored (text columns' lengths and fixed-size columns)."""
+    total = 0
+    with system.db.connect() as conn:
+        for table, column in (("cases", "id"), ("case_events", "case_id"), ("ready_tasks", "case_id"),
+                              ("reporter_links", "case_id"), ("idempotency_keys", "case_id")):
+            for row in conn.execute(text(f"SELECT * FROM {table} WHERE {column} = :id"), {"id": case_id}):
+                total += sum(len(str(v).encode()) if v is not None else 0 for v in row)
+    return total
+
+
+def close_case(system, actor_names):
+    """Run one case to closed through the use cases; returns its id."""
+    with system.writing() as uow:
+        actors = {name: users.actor_for(uow, name) for name in actor_names}
+    with system.writing() as uow:
+        case = cases.open_case(uow, system.processes, actors["olga"], intake())
+    steps = [("olga", "call_incident_team", CALL), ("olga", "assess_safety", ASSESS),
+             ("olga", "ask_victim_law_enforcement", {"victim_requests_law_enforcement": False}),
+             ("olga", "support_victim", {"offered_private_place": True, "explained_role_and_asked": True,
+                                         "gave_emergency_contacts": True}),
+             ("olga", "choose_account_writer", {"written_by": "staff_transcription"}),
+             ("olga", "transcribe_account", {"harasser_identification": "H", "behavior": "B",
+                                             "approximate_time": "22:00"}),
+             ("olga", "send_report", {"report_reviewed": True}),
+             ("tom", "review_report", {"policy_assessment": "A"}),
+             ("orla", "add_organizer_view", {"organizer_view": "V"}),
+             ("tom", "decide_action", {"action": "no_action", "rationale": "R", "decided_with": "O"}),
+             ("olga", "meet_harasser", {"report_summarized": True, "decision_notified": True,
+                                        "harasser_disputes": False}),
+             ("olga", "inform_aware_people", {"informed_people": [], "no_details_shared": True,
+                                              "message_text": "Handled."}),
+             ("tom", "decide_announcement", {"announcement_needed": False}),
+             ("tom", "close_case", {"closing_summary": "Done."})]
+    for user, task, data in steps:
+        task_id = next(t["id"] for t in case["tasks"] if t["task"] == task)
+        with system.writing() as uow:
+            case = cases.complete_task(uow, system.processes, actors[user], task_id, data)
+    assert case["status"] == "closed", case["status"]
+    return case["id"]
+
+
+def bench_database(label, url, tmp, floor):
+    key = generate_master_key()
+    settings = Settings(database_url=url, secret_key="bench", master_key=key, bpmn_dir=str(ROOT / "bpmn"))
+    system = build(settings)
+    system.create_schema()
+    with system.writing() as uow:
+        users.add_user(uow, "olga", ["onsite_staff"], PASSWORD, events=[f"Bench {i}" for i in range(1000)]
+                       + ["Bench filler"])
+    with system.writing() as uow:
+        users.add_user(uow, "tom", ["incident_team"], PASSWORD)
+    with system.writing() as uow:
+        users.add_user(uow, "orla", ["organizer"], PASSWORD, events=["Bench 0"])
+    with system.writing() as uow:
+        users.add_user(uow, "stan", ["onsite_staff"], PASSWORD, events=["Bench 7"])
+    env = {**os.environ, "INCIDENTS_DATABASE_URL": url, "INCIDENTS_SECRET_KEY": "bench", "INCIDENTS_MASTER_KEY": key,
+           "INCIDENTS_TICK_SECONDS": "0", "PYTHONPATH": str(ROOT)}
+    server, port = serve(env, tmp)
+    rows = []
+    try:
+        client = Client(port, "olga")
+        opened = [client.timed("POST", "/api/cases", intake(), expect=201)[0] for _ in range(N)]
+        complete = completions(client, N)
+        rows.append((f"{label}: open a case (HTTP)", opened, True))
+        rows.append((f"{label}: complete a task (HTTP)", complete, True))
+
+        stan = Client(port, "stan")  # works at one event of the thousand
+        fill(system, 1000 - case_count(system))
+        at_1k = completions(client, N // 2)
+        inbox_1k = [stan.timed("GET", "/api/tasks")[0] for _ in range(N)]
+        fill(system, 100_000 - case_count(system))
+        at_100k = completions(client, N // 2)
+        inbox = [stan.timed("GET", "/api/tasks")[0] for _ in range(N)]
+        some_case = ready_for_assess(client, 1)[0][0]
+        history = [client.timed("GET", f"/api/cases/{some_case}/history")[0] for _ in range(N)]
+        rows.append((f"{label}: inbox at 1,000 cases", inbox_1k, False))
+        rows.append((f"{label}: inbox at 100,000 cases", inbox, False))
+        rows.append((f"{label}: history at 100,000 cases", history, False))
+        rows.append((f"{label}: complete at 1,000 cases", at_1k, True))
+        rows.append((f"{label}: complete at 100,000 cases", at_100k, True))
+        ratio = statistics.median(at_100k) / statistics.median(at_1k)
+        open_bytes = stored_bytes(system, some_case)
+        closed_bytes = stored_bytes(system, close_case(system, ("olga", "tom", "orla")))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        system.db.dispose()
+    return rows, ratio, open_bytes, closed_bytes
+
+
+def postgres_schema():
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    return admin, schema
+
+
+def main():
+    tmp = Path(tempfile.mkdtemp())
+    floor_system = build(Settings(database_url=f"sqlite:///{tmp / 'floor.sqlite3'}", master_key=generate_master_key(),
+                                  bpmn_dir=str(ROOT / "bpmn")))
+    raw = raw_engine(floor_system.processes.runner(floor_system.processes.current.hash))
+    floor = statistics.median(raw)
+    results = [("raw engine: load + complete + save", raw, True)]
+    summary = []
+    targets = {"SQLite": 3, "PostgreSQL": 4}
+    admin, schema = postgres_schema()
+    try:
+        for label, url in (("SQLite", f"sqlite:///{tmp / 'bench.sqlite3'}"),
+                           ("PostgreSQL", f"{POSTGRES}?options=-csearch_path%3D{schema}")):
+            rows, ratio, open_bytes, closed_bytes = bench_database(label, url, tmp, floor)
+            results += rows
+            summary.append(f"{label}: completion at 100k / at 1k cases = {ratio:.2f} (target < 1.2); "
+                           f"stored bytes: open case {open_bytes:,}, closed case {closed_bytes:,}; "
+                           f"complete p50 target <= {targets[label]}x raw")
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    print(f"incidents serve (gunicorn, 2 workers), {N} samples per figure, one keep-alive client")
+    print(f"{'measure':<44}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'x raw':>8}")
+    for name, samples, compare in results:
+        p50, p95, p99 = percentiles(samples)
+        ratio = f"{p50 / (floor * 1000):>8.2f}" if compare else f"{'':>8}"
+        print(f"{name:<44}{p50:>8.2f}{p95:>8.2f}{p99:>8.2f}{ratio}")
+    for line in summary:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
