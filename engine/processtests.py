@@ -95,11 +95,20 @@ def run_test(version, test) -> Result:
     except _Failed as err:
         failures = list(err.messages)
     except (SpiffWorkflowException, IncidentsError) as err:
-        line = _line_of(test, step_number)
-        failures = [f"line {line}: expected step {step_number} to run, got an error in the diagrams: "
-                    f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"]
+        failures = [f"line {_line_of(test, step_number)}: expected step {step_number} to run, got {_diagram_error(err)}"]
     done = max(step_number - 1, 0) if failures else len(test.steps)
     return Result(test.file, test.name, tuple(failures), done, case.elements() if case else frozenset())
+
+
+def _diagram_error(err):
+    """Where in the diagrams the engine failed, and its first line of explanation."""
+    spec = getattr(err, "task_spec", None)
+    task = getattr(err, "task", None)
+    where = f" at element '{spec.bpmn_id}'" if getattr(spec, "bpmn_id", None) else ""
+    if where and task is not None and getattr(task.workflow.spec, "file", None):
+        where += f" ({Path(task.workflow.spec.file).name})"
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return f"an error in the diagrams{where}: {text}"
 
 
 def _line_of(test, number):
@@ -114,7 +123,7 @@ def _intake(test):
     except InvalidSubmission as err:
         field = next(iter(sorted(err.errors)), None)
         raise _Failed(f"line {test.intake_lines.get(field, test.intake_lines[None])}: expected the intake to be "
-                      f"accepted at step 0, got {_refusal(err)}") from None
+                      f"accepted at step 0, got refused: {_refusal(err)}") from None
     return {**data, "onsite_staff_available": test.onsite_staff_available}
 
 
