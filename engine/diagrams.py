@@ -53,6 +53,8 @@ class ProcessVersion:
 def load_directory(directory, forms) -> ProcessVersion:
     """Load every .bpmn and .dmn file of `directory`; raise DiagramError naming file, element, line."""
     directory = Path(directory)
+    if not directory.is_dir():
+        raise DiagramError(f"{directory} is not a directory")
     files = {p.name: p.read_bytes() for p in sorted(directory.iterdir())
              if p.suffix in (".bpmn", ".dmn") and p.is_file()}
     if not files:

@@ -23,6 +23,8 @@ DEFAULT_INTAKE = {
     "event_name": "Process test event", "event_format": "in_person", "region": "europe",
     "opened_by_role": "onsite_staff", "reporter_anonymous": False, "excluded_staff": [],
 }
+MAX_CHARACTERS = 1_000_000
+MAX_VALUES = 100_000  # after aliases (*name) are expanded: a few nested aliases could otherwise fill the memory
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*(?:,|and)?", re.IGNORECASE)
@@ -39,6 +41,10 @@ class Expectations:
     data: dict = field(default_factory=dict)
     status: str | None = None
     lines: dict = field(default_factory=dict)
+
+    def line_of(self, key):
+        """The line of an expectation: `key` is 'status', ('data', field) or ('reached', task) and so on."""
+        return self.lines.get(key) or (self.lines.get(key[0]) if isinstance(key, tuple) else None) or self.line
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class ProcessTest:
         for expectations in [s.check for s in self.steps if s.kind == "check"] + [self.expect]:
             for key in ("ready", "reached", "never_reached"):
                 for task in getattr(expectations, key) or ():
-                    refs.append((task, expectations.lines.get((key, task), expectations.line)))
+                    refs.append((task, expectations.line_of((key, task))))
         return refs
 
 
@@ -148,15 +154,33 @@ def plain(value):
     return value
 
 
+def _count_values(value, budget):
+    """Refuse a document whose values, with every alias expanded, number more than `budget`."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            raise ProcessTestError(f"the file holds more than {budget} values once its aliases (*name) are expanded")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _load(text):
+    if len(text) > MAX_CHARACTERS:
+        raise ProcessTestError(f"the file is longer than {MAX_CHARACTERS} characters")
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader: plain values only
+        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader: plain values only
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         raise ProcessTestError(f"this is not valid YAML: {err.problem or err.context}",
                                line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as err:
         raise ProcessTestError(f"this is not valid YAML: {err}") from None
+    _count_values(document, MAX_VALUES)
+    return document
 
 
 # ------------------------------------------------------------------ checking the shape
@@ -250,7 +274,8 @@ def _task_step(block, number):
     task = _get(block, "task", str, "a task id")
     by = _get(block, "by", str, "a role")
     if by is not None and by not in TASK_ROLES:
-        raise ProcessTestError(f"'by' must be one of {', '.join(sorted(TASK_ROLES))}, got {by!r}", line=block.lines["by"])
+        raise ProcessTestError(f"'by' must be one of {', '.join(sorted(TASK_ROLES))}, got {by!r}",
+                               line=block.lines["by"])
     answers = _get(block, "answers", dict, "a block of field: answer", default={})
     refused = _names(block, "refused", "a list of the fields the form must refuse")
     return Step(number, block.line, "task", task=task, answers=plain(answers), by=by, refused=refused)
@@ -265,7 +290,8 @@ def _message_step(block, number):
     allowed = [role for role in ("onsite_staff", "incident_team", "organizer") if role in MESSAGE_ROLES[name]]
     by = _get(block, "by", str, "a role", default=allowed[0])
     if by not in allowed:
-        raise ProcessTestError(f"'{name}' can only be raised by {', '.join(allowed)}, not {by!r}", line=block.lines["by"])
+        raise ProcessTestError(f"'{name}' can only be raised by {', '.join(allowed)}, not {by!r}",
+                               line=block.lines["by"])
     return Step(number, block.line, "message", message=name, by=by, note=_get(block, "note", str, "a text"),
                 refused=_get(block, "refused", bool, "yes or no", default=False))
 

@@ -55,24 +55,22 @@ def run_process_tests(version, files) -> list:
     for a bad test, so publishing code can refuse a draft on any failed Result.
     """
     if isinstance(files, Mapping):
-        items = list(files.items())
-    else:
-        items = [(str(path), _read_bytes(path)) for path in files]
-    return [run_file(version, name, text) for name, text in items]
+        return [run_file(version, name, text) for name, text in files.items()]
+    return [_run_path(version, Path(path)) for path in files]
 
 
-def _read_bytes(path):
+def _run_path(version, path):
     try:
-        return Path(path).read_bytes()
+        text = path.read_bytes()
     except OSError as err:
-        return ProcessTestError(f"cannot read the file: {err.strerror}", str(path))
+        problem = ProcessTestError(f"cannot read the file: {err.strerror}", str(path))
+        return Result(str(path), path.stem, (problem.describe(),))
+    return run_file(version, str(path), text)
 
 
 def run_file(version, name, text) -> Result:
-    """Parse one test file and run it on `version`."""
+    """Parse one test file (text or bytes) and run it on `version`."""
     try:
-        if isinstance(text, ProcessTestError):
-            raise text
         test = read_test(text, name)
         check_task_ids(test, version.user_tasks)
     except ProcessTestError as err:
@@ -89,13 +87,13 @@ def run_test(version, test) -> Result:
         for step in test.steps:
             step_number = step.number
             _STEPS[step.kind](case, step)
-        end = len(test.steps) + 1
-        failures = _check(case, test.expect, f"step {end} (the end)")
-        step_number = end
+        step_number = len(test.steps) + 1
+        failures = _check(case, test.expect, f"step {step_number} (the end)")
     except _Failed as err:
         failures = list(err.messages)
     except (SpiffWorkflowException, IncidentsError) as err:
-        failures = [f"line {_line_of(test, step_number)}: expected step {step_number} to run, got {_diagram_error(err)}"]
+        line = _line_of(test, step_number)
+        failures = [f"line {line}: expected step {step_number} to run, got {_diagram_error(err)}"]
     done = max(step_number - 1, 0) if failures else len(test.steps)
     return Result(test.file, test.name, tuple(failures), done, case.elements() if case else frozenset())
 
@@ -251,7 +249,7 @@ def _check(case, expect, at) -> list:
     failures = []
 
     def fail(key, expected, got):
-        failures.append(f"line {expect.lines.get(key, expect.line)}: expected {expected} at {at}, got {got}")
+        failures.append(f"line {expect.line_of(key)}: expected {expected} at {at}, got {got}")
 
     if expect.ready is not None:
         ready = sorted(task.task for task in case.ready())

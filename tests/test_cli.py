@@ -94,6 +94,8 @@ def test_test_process_refuses_broken_diagrams_and_a_directory_without_tests(env,
     shutil.copytree(ROOT / "bpmn", broken, ignore=shutil.ignore_patterns("tests"))
     empty = run(env, "test-process", "--diagrams", str(broken))
     assert empty.returncode == 1 and "no process tests" in empty.stderr
+    missing = run(env, "test-process", "--diagrams", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and missing.stderr == f"invalid diagrams: {tmp_path / 'nowhere'} is not a directory\n"
 
 
 def test_serve_runs_gunicorn_and_refuses_to_start_on_a_broken_diagram(env, tmp_path):

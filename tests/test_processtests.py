@@ -242,7 +242,8 @@ expect:
      "'steps' must be a list of steps, got a block of keys"),
     ("name: t\nsteps:\n  - task: assess_safety\n    answers: [general_threat]\nexpect: {status: open}\n",
      "'answers' must be a block of field: answer, got a list"),
-    ("name: t\nsteps: []\nexpect:\n  status: finished\n", "'status' must be one of open, closed, completed, got 'finished'"),
+    ("name: t\nsteps: []\nexpect:\n  status: finished\n",
+     "'status' must be one of open, closed, completed, got 'finished'"),
     ("name: t\nsteps: []\nexpect:\n  reached: [assess_safety, 3]\n",
      "'reached' must be a list of task ids, but one item is the number 3"),
     ("name: t\nsteps:\n  - wait: a while\nexpect: {status: open}\n",
@@ -282,13 +283,16 @@ def test_the_line_named_is_the_line_of_the_mistake(processes):
 def test_unknown_task_ids_in_steps_and_expectations_are_refused_with_a_suggestion(processes):
     in_step = "name: t\nsteps:\n  - task: asses_safety\nexpect: {status: open}\n"
     in_expectation = "name: t\nsteps: []\nexpect:\n  never_reached:\n    - summon_security\n    - sumon_security\n"
-    results = run_process_tests(processes.current, {"a.yaml": in_step, "b.yaml": in_expectation})
+    single = "name: t\nsteps: []\nexpect:\n  status: open\n  reached: clos_case\n"
+    results = run_process_tests(processes.current, {"a.yaml": in_step, "b.yaml": in_expectation, "c.yaml": single})
     assert results[0].failures == (
         "a.yaml, line 3: unknown task id 'asses_safety': no user task of the process has it; did you mean "
         "'assess_safety'?",)
     assert results[1].failures == (
         "b.yaml, line 6: unknown task id 'sumon_security': no user task of the process has it; did you mean "
         "'summon_security'?",)
+    assert results[2].failures == (
+        "c.yaml, line 5: unknown task id 'clos_case': no user task of the process has it; did you mean 'close_case'?",)
 
 
 def test_missing_keys_an_empty_file_and_an_unreadable_file_are_failures_not_crashes(processes, tmp_path):
@@ -312,6 +316,15 @@ def test_yaml_tags_that_build_python_objects_are_refused():
         read_test("name: !!python/object/apply:os.system ['true']\nsteps: []\nexpect: {status: open}\n", "x.yaml")
     assert str(err.value) == ("x.yaml, line 1: this is not valid YAML: could not determine a constructor for the tag "
                               "'tag:yaml.org,2002:python/object/apply:os.system'")
+
+
+def test_nested_aliases_that_would_expand_past_the_limit_are_refused_quickly():
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 9)]
+    text = "name: t\nsteps: []\nexpect: {status: open}\n" + "\n".join(levels) + "\n"
+    with pytest.raises(ProcessTestError) as err:
+        read_test(text, "bomb.yaml")
+    assert str(err.value) == "bomb.yaml: the file holds more than 100000 values once its aliases (*name) are expanded"
 
 
 def test_durations_read_as_people_write_them():
@@ -357,3 +370,12 @@ def test_the_shipped_tests_pass_on_a_fresh_parse_of_the_same_diagrams():
     version = load_directory(ROOT / "bpmn", FORMS)
     results = run_process_tests(version, sorted((ROOT / "bpmn" / "tests").glob("0*.yaml")))
     assert len(results) == 9 and all(result.passed for result in results)
+
+
+def test_the_example_in_the_readme_is_a_well_formed_test_file():
+    readme = (ROOT / "bpmn" / "tests" / "README.md").read_text()
+    example = readme.split("## An example\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    test = read_test(example, "README.md")
+    assert [step.kind for step in test.steps] == ["task", "task", "task", "message", "wait", "check"]
+    assert test.steps[2].refused == ("suspension_length",)
+    assert test.expect.status == "closed"
