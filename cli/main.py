@@ -1,15 +1,18 @@
-"""`incidents`: init, serve, user management, demo users, diagram validation, timers, verification and purge."""
+"""`incidents`: init, serve, user management, demo users, diagram validation, process tests, timers, verification
+and purge."""
 import argparse
 import getpass
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 from engine import history, publishing, retention, timers, users
 from engine.config import Settings
 from engine.crypto import MasterKeyError
 from engine.diagrams import load_directory
 from engine.errors import DiagramError, InvalidSubmission, NotAllowed
+from engine.processtests import every_element, run_process_tests
 from engine.system import build
 from forms import FORMS
 
@@ -49,6 +52,41 @@ def cmd_validate(args, settings):
         return 1
     print(f"valid: {len(version.files)} files, {len(version.user_tasks)} user tasks, version {version.hash[:12]}")
     return 0
+
+
+def cmd_test_process(args, settings):
+    """Run process tests (YAML) on the diagrams without a database; one line per test, exit 1 if any fails."""
+    directory = Path(args.diagrams or settings.bpmn_dir)
+    try:
+        version = load_directory(directory, FORMS)
+    except DiagramError as err:
+        print(f"invalid diagrams: {err}", file=sys.stderr)
+        return 1
+    files = args.files or sorted(p for p in (directory / "tests").glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    if not files:
+        print(f"no process tests: give files, or put .yaml files in {directory / 'tests'}", file=sys.stderr)
+        return 1
+    results = run_process_tests(version, files)
+    for result in results:
+        done = f"{result.steps_run} steps" if result.passed else f"stopped after {result.steps_run} steps"
+        print(f"{'PASS' if result.passed else 'FAIL'} {_shown(result.file)}: {result.name} ({done})")
+        for failure in result.failures:
+            print(f"    {failure}")
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results)} process tests: {len(results) - failed} passed, {failed} failed")
+    elements = every_element(version)
+    missed = sorted(elements - set().union(*(r.elements for r in results)))
+    print(f"diagram elements run: {len(elements) - len(missed)} of {len(elements)}"
+          + (f"; never run: {', '.join(missed)}" if missed else ""))
+    return 1 if failed else 0
+
+
+def _shown(path):
+    """A path relative to the working directory when it is below it (shorter lines), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def cmd_user_add(args, settings):
@@ -204,6 +242,10 @@ def parser():
     validate = sub.add_parser("validate", help="validate the diagrams of a directory")
     validate.add_argument("directory", nargs="?")
     validate.set_defaults(func=cmd_validate)
+    tests = sub.add_parser("test-process", help="run process tests (YAML files) on the diagrams, without a database")
+    tests.add_argument("files", nargs="*", help="test files (default: the diagrams' tests/*.yaml)")
+    tests.add_argument("--diagrams", metavar="DIR", help="the diagrams to test (default: INCIDENTS_BPMN_DIR or bpmn/)")
+    tests.set_defaults(func=cmd_test_process)
     user = sub.add_parser("user", help="manage staff users").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="add a user")
     add.add_argument("name")

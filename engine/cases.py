@@ -43,6 +43,22 @@ def _leaves(value) -> list:
     return [str(value)]
 
 
+def intake_data(intake) -> dict:
+    """Validate intake data with the intake form: excluded staff sorted once each, no empty reporter name."""
+    data = validate(INTAKE_FORM, intake)
+    data["excluded_staff"] = sorted(set(data.get("excluded_staff") or []))
+    if not data.get("reporter_name"):
+        data.pop("reporter_name", None)
+    return data
+
+
+def clean_answers(form, answers, case_data) -> dict:
+    """Validate a task's answers with its form and refuse public texts that name someone in the case."""
+    clean = validate(form, answers)
+    _check_public_texts(form, clean, case_data)
+    return clean
+
+
 def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     """Start a case from validated intake data; records the start in the history."""
     if idempotency is not None and (done := idempotency.stored(uow.session)) is not None:
@@ -52,18 +68,15 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     if isinstance(intake, dict) and "opened_by_role" not in intake:
         held = [r for r in CASE_OPENING_ROLES if r in actor.roles]
         intake = {**intake, "opened_by_role": held[0]}
-    data = validate(INTAKE_FORM, intake)
+    data = intake_data(intake)
     if data["opened_by_role"] not in actor.roles:
         raise InvalidSubmission({"opened_by_role": ["You can only open a case in a role you hold."]})
-    data["excluded_staff"] = sorted(set(data.get("excluded_staff") or []))
     _check_excluded(uow.session, actor, data["excluded_staff"])
     if INCIDENT_TEAM not in actor.roles and data["event_name"] not in actor.events:
         raise InvalidSubmission({"event_name": ["You are not assigned to this event; ask the Incident Response "
                                                 "Team to open the case."]})
     # the case goes to the incident team when nobody on site is left once the excluded staff are taken out
     data["onsite_staff_available"] = _onsite_staff_left(uow.session, data["event_name"], data["excluded_staff"])
-    if not data.get("reporter_name"):
-        data.pop("reporter_name", None)
     session = uow.session
     runner = processes.runner(processes.latest_hash(session), session)
     workflow = runner.start(data)
@@ -174,8 +187,7 @@ def _complete(uow, processes, actor, case, row, data):
     session = uow.session
     runner = processes.runner(case.process_version, session)
     form = runner.version.forms[row.task]
-    clean = validate(form, data)
-    _check_public_texts(form, clean, case.data)
+    clean = clean_answers(form, data, case.data)
     checkpoint("after_validation")
     workflow = runner.loads(case.state)
     runner.complete(workflow, row.id, clean)

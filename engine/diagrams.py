@@ -64,6 +64,8 @@ def read_directory(directory) -> dict:
 
 def load_directory(directory, forms) -> ProcessVersion:
     """Load every .bpmn, .dmn and .form.yaml file of `directory`; raise DiagramError naming file, element, line."""
+    if not Path(directory).is_dir():
+        raise DiagramError(f"{directory} is not a directory")
     files = read_directory(directory)
     if not files:
         raise DiagramError(f"no .bpmn or .dmn files in {directory}")

@@ -70,3 +70,18 @@ class AuthenticationFailed(IncidentsError):
 
 class TooManyAttempts(IncidentsError):
     """Too many failed logins for this username lately; try again later."""
+
+
+class ProcessTestError(IncidentsError):
+    """A process test file is malformed or refers to something the process does not have; names file and line."""
+
+    def __init__(self, message, file_name=None, line=None):
+        self.message = message
+        self.file_name = file_name
+        self.line = line
+        super().__init__(self.describe())
+
+    def describe(self):
+        """Return one line naming the file and line and what is wrong there."""
+        where = ", ".join(part for part in (self.file_name, f"line {self.line}" if self.line else None) if part)
+        return f"{where}: {self.message}" if where else self.message

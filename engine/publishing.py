@@ -2,14 +2,18 @@
 
 A draft starts from a published version, replaces or adds files (diagrams, DMN tables, declarative
 forms) and may remove some. It is validated at once (safe XML, schema, lanes, forms, code, timers, loop
-caps: everything `load_files` checks). Publishing validates again and records who published it, when,
+caps: everything `load_files` checks) and the process tests (bpmn/tests/*.yaml, plus the draft's own) must
+pass on it. Publishing validates again and records who published it, when,
 why and on which version it is based. Cases started afterwards use it; running cases stay on theirs.
 """
+from pathlib import Path
+
 from sqlalchemy import select
 
 from .diagrams import describe_forms, is_version_file, load_files
 from .errors import DiagramError, InvalidSubmission, NotAllowed, NotFound
 from .models import ProcessDraft, ProcessVersionRow, utcnow
+from .processtests import run_process_tests
 from .roles import AUDITOR, INCIDENT_TEAM, POLICY
 from .versiondiff import diff
 
@@ -27,15 +31,32 @@ def _check_reader(actor):
         raise NotAllowed("your roles do not show process versions")
 
 
-def validate(processes, files: dict):
-    """Load the files as a version: (version, []) or (None, [error]) with file, element and line."""
+def validate(processes, files: dict, tests=None):
+    """Load the files as a version and run the process tests on it.
+
+    Returns (version, errors): errors name file, element and line; a version whose process tests fail
+    comes back with one error per failure. The tests are bpmn/tests/*.yaml, replaced or added to by
+    the draft's own `tests` ({name: text}).
+    """
     try:
-        return load_files(files, processes.forms), []
+        version = load_files(files, processes.forms)
     except DiagramError as err:
         return None, [{"file": err.file_name, "element": err.element_id, "line": err.line, "message": err.message}]
+    suite = {**process_tests(processes), **(tests or {})}
+    errors = [{"file": f"tests/{result.file}", "element": None, "line": None, "message": failure}
+              for result in run_process_tests(version, suite) for failure in result.failures]
+    return version, errors
 
 
-def create_draft(uow, processes, actor, files: dict, remove=(), based_on=None) -> dict:
+def process_tests(processes) -> dict:
+    """The process tests shipped next to the diagrams: {file name: text}."""
+    directory = Path(processes.directory) / "tests" if processes.directory else None
+    if directory is None or not directory.is_dir():
+        return {}
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.yaml"))}
+
+
+def create_draft(uow, processes, actor, files: dict, remove=(), based_on=None, tests=None) -> dict:
     """Start a draft from a published version (the latest by default) with `files` ({name: text}) changed."""
     _check_policy(actor)
     session = uow.session
@@ -52,6 +73,9 @@ def create_draft(uow, processes, actor, files: dict, remove=(), based_on=None) -
         bad = [name for name in files if not is_version_file(name)]
         if bad:
             problems["files"] = [f"{name}: not a .bpmn, .dmn or .form.yaml file name" for name in bad]
+    if tests is not None and (not isinstance(tests, dict) or not all(
+            isinstance(k, str) and k.endswith(".yaml") and "/" not in k and isinstance(v, str) for k, v in tests.items())):
+        problems["tests"] = ["Send process tests as {\"name.yaml\": \"<yaml text>\"}."]
     remove = list(remove or [])
     missing = [name for name in remove if name not in base_row.files]
     if missing:
@@ -60,10 +84,10 @@ def create_draft(uow, processes, actor, files: dict, remove=(), based_on=None) -
         raise InvalidSubmission(problems)
     merged = {name: text for name, text in base_row.files.items() if name not in remove}
     merged.update(files)
-    version, errors = validate(processes, {name: text.encode("utf-8") for name, text in merged.items()})
+    version, errors = validate(processes, {name: text.encode("utf-8") for name, text in merged.items()}, tests)
     if version is not None and version.hash == base:
         errors = [{"file": None, "element": None, "line": None, "message": "nothing changed"}]
-    draft = ProcessDraft(author=actor.username, created_at=utcnow(), based_on=base, files=merged, tests={},
+    draft = ProcessDraft(author=actor.username, created_at=utcnow(), based_on=base, files=merged, tests=tests or {},
                          errors=errors, status="invalid" if errors else "valid")
     session.add(draft)
     session.flush()
@@ -90,7 +114,7 @@ def get_draft(uow, processes, actor, draft_id) -> dict:
         raise NotFound("no such draft")
     version = None
     if not draft.errors:
-        version, _ = validate(processes, {n: t.encode("utf-8") for n, t in draft.files.items()})
+        version = load_files({n: t.encode("utf-8") for n, t in draft.files.items()}, processes.forms)
     return draft_view(draft, uow.session.get(ProcessVersionRow, draft.based_on), version)
 
 
@@ -105,7 +129,7 @@ def publish_draft(uow, processes, actor, draft_id, note) -> dict:
         raise InvalidSubmission({"note": ["Say in a sentence what changes and why."]})
     if draft.status == "published":
         raise InvalidSubmission({"draft": [f"This draft was already published as {draft.version[:12]}."]})
-    version, errors = validate(processes, {n: t.encode("utf-8") for n, t in draft.files.items()})
+    version, errors = validate(processes, {n: t.encode("utf-8") for n, t in draft.files.items()}, draft.tests)
     if errors or draft.errors:
         raise InvalidSubmission({"draft": ["The draft does not validate: " + (errors or draft.errors)[0]["message"]]})
     row = session.get(ProcessVersionRow, version.hash)

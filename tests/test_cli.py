@@ -1,5 +1,6 @@
 """The `incidents` command: init, user add, validate, seed-demo and serve (gunicorn) as real processes."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,44 @@ def test_validate_accepts_the_real_diagrams_and_names_the_broken_element(env, tm
     assert result.returncode == 1
     assert "response.bpmn" in result.stderr and "flow_gw_disputes_to_gw_revision_allowed" in result.stderr
     assert "line " in result.stderr
+
+
+def test_test_process_runs_the_shipped_tests_then_fails_on_a_wrong_expectation(env, tmp_path):
+    shipped = sorted((ROOT / "bpmn" / "tests").glob("*.yaml"))
+    ok = run(env, "test-process")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    lines = ok.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:len(shipped)]] == [f"PASS bpmn/tests/{p.name}" for p in shipped]
+    assert lines[len(shipped)] == f"{len(shipped)} process tests: {len(shipped)} passed, 0 failed"
+    covered = re.fullmatch(r"diagram elements run: (\d+) of (\d+)", lines[-1])
+    assert covered and covered[1] == covered[2] and int(covered[1]) > 90
+    good = ROOT / "bpmn" / "tests" / "04_team_reaches_onsite_staff.yaml"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(good.read_text().replace('"+91 000 80004 02492"', '"+91 000 0000"'))
+    failed = run(env, "test-process", str(broken), str(good))
+    assert failed.returncode == 1
+    assert failed.stdout.splitlines()[:4] == [
+        f"FAIL {broken}: The team receives the concern and hands it to on-site staff they reached "
+        "(stopped after 3 steps)",
+        '    line 30: expected reporting_phone = "+91 000 0000" at step 4 (the end), got "+91 000 80004 02492"',
+        f"PASS {good.relative_to(ROOT)}: The team receives the concern and hands it to on-site staff they reached "
+        "(3 steps)",
+        "2 process tests: 1 passed, 1 failed",
+    ]
+
+
+def test_test_process_refuses_broken_diagrams_and_a_directory_without_tests(env, tmp_path):
+    broken = tmp_path / "bpmn"
+    shutil.copytree(ROOT / "bpmn", broken)
+    (broken / "response.bpmn").write_text("<not xml")
+    result = run(env, "test-process", "--diagrams", str(broken))
+    assert result.returncode == 1 and result.stderr.startswith("invalid diagrams: response.bpmn")
+    shutil.rmtree(broken)
+    shutil.copytree(ROOT / "bpmn", broken, ignore=shutil.ignore_patterns("tests"))
+    empty = run(env, "test-process", "--diagrams", str(broken))
+    assert empty.returncode == 1 and "no process tests" in empty.stderr
+    missing = run(env, "test-process", "--diagrams", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and missing.stderr == f"invalid diagrams: {tmp_path / 'nowhere'} is not a directory\n"
 
 
 def test_serve_runs_gunicorn_and_refuses_to_start_on_a_broken_diagram(env, tmp_path):

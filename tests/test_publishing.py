@@ -62,7 +62,9 @@ def with_new_task(xml):
 
 
 @both_databases
-def test_a_new_step_with_a_declarative_form_is_published_and_only_new_cases_use_it(api, system):
+def test_a_new_step_with_a_declarative_form_is_published_and_only_new_cases_use_it(api, system, monkeypatch):
+    # a new step before closing changes every shipped process path; their updates are not what this tests
+    monkeypatch.setattr("engine.publishing.process_tests", lambda processes: {})
     before = open_case(api)
     draft = api("pol").post("/api/process/drafts", json={"files": {
         MAIN: with_new_task(main_diagram()), "check_in_with_reporter.form.yaml": NEW_TASK_FORM}})
@@ -188,3 +190,19 @@ def test_form_definitions_are_checked_with_the_line(text, message, line):
     with pytest.raises(FormDefinitionError) as err:
         compile_form("x.form.yaml", text.encode())
     assert message in str(err.value) and err.value.line == line, str(err.value)
+
+
+@both_databases
+def test_a_draft_that_breaks_a_process_test_is_refused_with_the_test_failure(api):
+    # the decision revision cap is a tested path (bpmn/tests/14_decision_revision_cap.yaml)
+    assert "max_decision_rounds = 3" in main_diagram()
+    draft = api("pol").post("/api/process/drafts", json={"files": {
+        MAIN: main_diagram().replace("max_decision_rounds = 3", "max_decision_rounds = 2")}}).get_json()
+    assert draft["status"] == "invalid"
+    assert any(e["file"] == "tests/14_decision_revision_cap.yaml" and "expected" in e["message"]
+               for e in draft["errors"]), draft["errors"]
+    # a draft may bring its own process tests: a failing one blocks it too
+    own = api("pol").post("/api/process/drafts", json={
+        "files": {MAIN: main_diagram().replace('name="Close the case"', 'name="Close it"')},
+        "tests": {"mine.yaml": "name: mine\nintake: {}\nsteps: []\n"}}).get_json()
+    assert own["status"] == "invalid" and own["errors"][0]["file"] == "tests/mine.yaml"

@@ -165,15 +165,16 @@ def process_diff(old, new):
 
 @bp.route("/process/drafts", methods=("POST",))
 def create_draft():
-    """Validate changed files as a draft: {"files": {name: text}, "remove": [...], "based_on": hash}."""
+    """Validate changed files as a draft: {"files": {name: text}, "remove": [...], "based_on": hash,
+    "tests": {name.yaml: text}} (process tests run on the draft with bpmn/tests/)."""
     actor = api_actor()
     body = _body()
-    unknown = set(body) - {"files", "remove", "based_on"}
+    unknown = set(body) - {"files", "remove", "based_on", "tests"}
     if unknown:
         raise InvalidSubmission({key: ["Unknown field."] for key in unknown})
     with system().writing() as uow:
         draft = publishing.create_draft(uow, system().processes, actor, body.get("files") or {},
-                                        body.get("remove") or [], body.get("based_on"))
+                                        body.get("remove") or [], body.get("based_on"), body.get("tests"))
     return jsonify(draft), 201
 
 
