@@ -6,7 +6,7 @@ FULL_READERS = frozenset({ONSITE_STAFF, INCIDENT_TEAM, AUDITOR})
 # what organizers never see: the reporter's identity and statement, and who else was involved or aware
 REPORTER_FIELDS = frozenset({"reporter_name", "harasser_identification", "behavior", "approximate_time",
                              "circumstances", "others_involved", "others_aware", "note", "informed_people",
-                             "distress_notes", "follow_up_notes"})
+                             "distress_notes", "follow_up_notes", "excluded_staff"})
 # why a sanction was decided: organizers learn it only when the person asked for the reason to be shared
 REASON_FIELDS = frozenset({"rationale", "policy_assessment", "reconsider_reason", "harasser_account",
                            "staff_notes", "closing_summary", "appeal_rationale"})
@@ -73,7 +73,9 @@ def visible_data(actor, data: dict, case_data: dict | None = None) -> dict:
     # organizers enforce a suspension or ban, so they learn whom it concerns once it is notified
     sanctioned = case_data.get("action") in SANCTIONS and bool(case_data.get("notice_sent_at"))
     for key, value in data.items():
-        if value in (None, "", []) or key not in hidden or (key == "harasser_identification" and sanctioned):
+        if isinstance(value, dict):  # a nested record (an appeal, a message) is redacted by the same rules
+            out[key] = visible_data(actor, value, case_data)
+        elif value in (None, "", []) or key not in hidden or (key == "harasser_identification" and sanctioned):
             out[key] = value
         elif key == "reporter_name":
             out[key] = "Reporter A"

@@ -115,6 +115,7 @@ def complete_task(uow, processes, actor, task_id, data, idempotency=None) -> dic
     if idempotency is not None and (done := idempotency.stored(uow.session)) is not None:
         return done
     row, case = ready_task(uow.session, actor, task_id)
+    check_can_view(actor, case.data)  # first: who may not see the case must not learn the task exists
     if row.lane == REPORTER:
         raise NotAllowed("the reporter completes this task through their private link")
     check_can_act(actor, case.data, row.role)

@@ -27,6 +27,7 @@ def make_engine(url: str):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")  # freed space is zeroed: a purged key does not linger
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -79,10 +80,11 @@ def upgrade(engine, revision="head", master_key=None) -> None:
         command.upgrade(alembic_config(connection, master_key), revision)
         after = MigrationContext.configure(connection).get_current_revision()
     if before is not None and before < SEALING_REVISION <= (after or ""):
-        _wipe_free_space(engine)
+        wipe_free_space(engine, ("cases", "case_events", "reporter_links", "idempotency_keys"))
 
 
-def _wipe_free_space(engine) -> None:
+def wipe_free_space(engine, tables) -> None:
+    """Rewrite the database files so old row versions (plaintext, destroyed keys) are gone from them too."""
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()  # outside SQLAlchemy's BEGIN: VACUUM refuses to run in a transaction
         try:
@@ -92,5 +94,5 @@ def _wipe_free_space(engine) -> None:
             raw.close()
     elif engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in ("cases", "case_events", "reporter_links", "idempotency_keys"):
+            for table in tables:
                 connection.exec_driver_sql(f"VACUUM FULL {table}")

@@ -1,6 +1,7 @@
 """Retention: closed cases past their retention date are purged by destroying their keys (crypto-shredding).
 
-The history stays: its events are sealed with the destroyed key, so they can no longer be read, but the
+The old row versions are then wiped from the database files (VACUUM; on SQLite also the WAL). The
+history stays: its events are sealed with the destroyed key, so they can no longer be read, but the
 chain covers the sealed bytes and still verifies. The purge itself is recorded, readable, in the history.
 """
 from datetime import datetime
@@ -9,6 +10,7 @@ from sqlalchemy import delete, select
 
 from . import history
 from .casestate import commit
+from .db import wipe_free_space
 from .models import Case, IdempotencyRow, ReadyTaskRow, ReporterLink, utcnow
 from .uow import retrying
 
@@ -31,6 +33,8 @@ def purge_closed_before(system, closed_before: datetime, operator: str) -> list[
     for case_id in candidates:
         if retrying(system.writing, lambda uow: _purge(uow, case_id, closed_before, operator)):
             done.append(case_id)
+    if done:  # the old row versions still hold the keys until the files are rewritten
+        wipe_free_space(system.db, ("cases", "ready_tasks", "reporter_links", "idempotency_keys"))
     return done
 
 
@@ -47,5 +51,6 @@ def _purge(uow, case_id, closed_before, operator) -> bool:
     case.wrapped_key = None  # the only copy of the case key: everything sealed with it is now unreadable
     case.sealed_state, case.sealed_data = "", None
     case.status, case.purged_at, case.next_due = "purged", utcnow(), None
+    case.excluded_staff = []  # whom the reporter distrusted is part of what is destroyed
     commit(uow)
     return True

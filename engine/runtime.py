@@ -19,6 +19,9 @@ from .errors import NotFound, TaskNotReady
 from .roles import acting_role
 from .scripting import restricted_script_engine
 
+# SpiffWorkflow's INFO and DEBUG records carry the whole task data (case data) as attributes: never emit them
+logging.getLogger("spiff").setLevel(logging.WARNING)
+
 
 @dataclass(frozen=True)
 class ReadyTask:
@@ -63,7 +66,6 @@ class CaseRunner:
     """Wraps SpiffWorkflow for one process version; every workflow it touches runs restricted code."""
 
     def __init__(self, version):
-        logging.getLogger("spiff").setLevel(logging.INFO)  # at DEBUG SpiffWorkflow logs whole task data
         self.version = version
         self._serializer = _serializer()
         self._script_engine = restricted_script_engine()

@@ -55,7 +55,6 @@ def build(settings: Settings, forms=None, fall_back=False, create_key=False, nee
     With `fall_back`, a broken directory is logged and the last good version recorded in the
     database is served instead (a worker restarted under a running server keeps serving).
     """
-    logging.getLogger("spiff").setLevel(logging.INFO)  # at DEBUG SpiffWorkflow logs whole task data
     forms = forms or FORMS
     try:
         master_key = load_master_key(settings, create=create_key)

@@ -95,6 +95,7 @@ def _event_data(actor, event, case):
 def get_task(uow, processes, actor, task_id) -> dict:
     """A ready task with its rendered instructions and its form's fields, for someone who may complete it."""
     row, case = ready_task(uow.session, actor, task_id)
+    check_can_view(actor, case.data)  # first: who may not see the case must not learn the task exists
     if row.lane == REPORTER:
         raise NotAllowed("the reporter completes this task through their private link")
     check_can_act(actor, case.data, row.role)
