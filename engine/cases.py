@@ -2,6 +2,8 @@
 
 Each takes a unit of work and plain values and returns plain data; nothing here knows about HTTP.
 """
+import logging
+
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -18,6 +20,8 @@ from .models import Case, User, UserEvent
 from .roles import CASE_OPENING_ROLES, INCIDENT_TEAM, MESSAGE_ROLES, ONSITE_STAFF, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
 from .views import case_view, load_case, ready_task, reporter_link_task
+
+log = logging.getLogger(__name__)  # ids, task names and roles only: never case data
 
 
 def validate(form_class, data) -> dict:
@@ -88,6 +92,7 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
     flush(session)
+    log.info("case %s opened on version %s", case.id, case.process_version[:12])
     return finish(uow, idempotency, case_view(case, rows, actor, session), commit, case)
 
 
@@ -156,6 +161,7 @@ def raise_message(uow, processes, actor, case_id, name, payload, idempotency=Non
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, role, "message_raised", name, None, message)
     flush(session)
+    log.info("case %s: message %s raised by %s", case.id, name, role)
     return finish(uow, idempotency, case_view(case, rows, actor, session), commit, case)
 
 
@@ -196,5 +202,6 @@ def _complete(uow, processes, actor, case, row, data):
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean)
     flush(session)
+    log.info("case %s: task %s completed by %s", case.id, row.task, row.role)
     checkpoint("after_flush")
     return rows
