@@ -10,21 +10,23 @@ from functools import lru_cache
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (
-    full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr,
-)
+from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .codeguards import (
+    GuardingTransformer, guarded_binop, guarded_getattr, guarded_inplace, guarded_range, guarded_sum,
+)
 from .errors import RestrictedCodeError
 
 TIME_LIMIT_SECONDS = 1.0
 
-_BUILTINS = {k: v for k, v in safe_builtins.items() if k != "pow"}  # C-level work the time limit cannot stop
-_BUILTINS.update({
-    name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
-    for name in ("min", "max", "sum", "any", "all", "enumerate", "list", "dict", "set")
-})
+# pow: C-level work the time limit cannot stop (`**` is guarded instead); the others have no use in a diagram
+_LEFT_OUT = {"pow", "__build_class__", "setattr", "delattr"}
+_BUILTINS = {k: v for k, v in safe_builtins.items() if k not in _LEFT_OUT}
+_BUILTINS.update({name: getattr(builtins, name) for name in ("min", "max", "any", "all", "enumerate", "list",
+                                                              "dict", "set")})
+_BUILTINS.update({"range": guarded_range, "sum": guarded_sum})
 
 
 _FORBIDDEN_NAMES = frozenset(name for name in dir(builtins) if name not in _BUILTINS)
@@ -37,30 +39,23 @@ def _check_names(result, kind):
         raise RestrictedCodeError(f"{kind} uses {', '.join(used)}, which diagram code may not use")
 
 
-def _inplace(op, x, y):
-    """Support `+=` and friends on plain values."""
-    ops = {"+=": lambda: x + y, "-=": lambda: x - y, "*=": lambda: x * y}
-    if op not in ops:
-        raise RestrictedCodeError(f"operator {op} is not allowed in diagram code")
-    return ops[op]()
-
-
 _GUARDS = {
     "__builtins__": _BUILTINS,
-    "_getattr_": safer_getattr,
+    "_getattr_": guarded_getattr,
     "_getitem_": default_guarded_getitem,
     "_getiter_": default_guarded_getiter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
-    "_inplacevar_": _inplace,
+    "_inplacevar_": guarded_inplace,
+    "_binop_": guarded_binop,
 }
 
 
 @lru_cache(maxsize=4096)
 def compile_expression(expression: str):
     """Compile a condition or DMN cell under RestrictedPython, or raise RestrictedCodeError."""
-    result = compile_restricted_eval(expression, "<diagram expression>")
+    result = compile_restricted_eval(expression, "<diagram expression>", policy=GuardingTransformer)
     if result.errors or result.code is None:
         raise RestrictedCodeError("; ".join(result.errors) or f"cannot compile {expression!r}")
     _check_names(result, "expression")
@@ -70,7 +65,7 @@ def compile_expression(expression: str):
 @lru_cache(maxsize=1024)
 def compile_script(script: str):
     """Compile a script task body under RestrictedPython, or raise RestrictedCodeError."""
-    result = compile_restricted_exec(script, "<diagram script>")
+    result = compile_restricted_exec(script, "<diagram script>", policy=GuardingTransformer)
     if result.errors or result.code is None:
         raise RestrictedCodeError("; ".join(result.errors) or "cannot compile script")
     _check_names(result, "script")
