@@ -284,6 +284,11 @@ def _constant_value(node):
     """The value of a constant expression built with guarded operators, or a marker if not constant."""
     if isinstance(node, ast.Constant):
         return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_constant_value(item) for item in node.elts]
+        if any(item is _NOT_CONSTANT for item in items):
+            return _NOT_CONSTANT
+        return items if isinstance(node, ast.List) else tuple(items)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         value = _constant_value(node.operand)
         return value if value is _NOT_CONSTANT else _UNARY[type(node.op)](value)
