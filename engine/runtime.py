@@ -92,7 +92,7 @@ class CaseRunner:
         logging.getLogger("spiff").setLevel(logging.INFO)  # at DEBUG SpiffWorkflow logs whole task data
         self.version = version
         self._serializer = _serializer()
-        self._script_engine = restricted_script_engine()
+        self._script_engine = restricted_script_engine(version.loop_caps)
 
     def start(self, start_data: dict) -> BpmnWorkflow:
         """Create a workflow, hand it the intake data and run it to the first wait."""

@@ -104,9 +104,10 @@ class _Deadline:
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates and executes diagram code with RestrictedPython's guards and a time limit."""
 
-    def __init__(self, time_limit=TIME_LIMIT_SECONDS):
+    def __init__(self, time_limit=TIME_LIMIT_SECONDS, loop_caps=None):
         super().__init__({})
         self.time_limit = time_limit
+        self.loop_caps = loop_caps or {}
 
     def evaluate(self, expression, context, external_context=None):
         """Return the value of a condition, timer or DMN expression over the task data."""
@@ -125,6 +126,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         scope.update(_GUARDS)
         with _Deadline(self.time_limit):
             exec(code, scope)
+        self._check_loop_caps(context, scope)
         for key in list(context):
             if key not in scope:
                 del context[key]
@@ -134,11 +136,32 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             context[key] = value
         return True
 
+    def _check_loop_caps(self, before, after):
+        """A script may not take a loop counter past the loop's cap (engine/loops.py).
+
+        A counter may be set to 0 or less before its cap is set (a case's first script sets both).
+        """
+        for counter, cap in self.loop_caps.items():
+            value = after.get(counter)
+            if counter not in after or value == before.get(counter):
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise RestrictedCodeError(f"the loop counter {counter} must be a whole number")
+            limit = cap.limit(after)
+            if limit is None and value > 0:
+                raise RestrictedCodeError(f"the cap {cap.cap} of the loop counted by {counter} is not set to a "
+                                          "whole number")
+            if limit is not None and value > limit:
+                raise RestrictedCodeError(f"{counter} would go past its cap of {limit}: the loop was stopped")
+
     def call_service(self, context, **kwargs):
         """Service tasks are not part of this process."""
         raise RestrictedCodeError("service tasks are not allowed")
 
 
-def restricted_script_engine():
-    """Return a Spiff script engine that runs diagram code only in the restricted environment."""
-    return PythonScriptEngine(environment=RestrictedEnvironment())
+def restricted_script_engine(loop_caps=None):
+    """Return a Spiff script engine that runs diagram code only in the restricted environment.
+
+    `loop_caps` ({counter: Cap}, from the process version) are enforced whenever a script counts.
+    """
+    return PythonScriptEngine(environment=RestrictedEnvironment(loop_caps=loop_caps))
