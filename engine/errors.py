@@ -70,6 +70,10 @@ class CasePurged(IncidentsError):
     """The case's key was destroyed at the end of its retention: its data can no longer be read."""
 
 
+class MoveRefused(IncidentsError):
+    """A case cannot move to another process version; the message names the first difference."""
+
+
 class InvalidSubmission(IncidentsError):
     """Submitted data failed validation; `errors` maps field names to messages."""
 
