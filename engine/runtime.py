@@ -34,6 +34,9 @@ class ReadyTask:
 
 
 _BOOKKEEPING = frozenset({"Root", "Start", "End"})
+# SpiffWorkflow's task iterator stops at depth 1000, and a task deeper than that is silently lost (the case
+# would look finished): refuse the step long before, whatever loop or diagram led there
+MAX_DEPTH = 800
 log = logging.getLogger(__name__)
 # their messages name code, not data; any other error's message may quote a value from the case
 _SAY_WHY = (RestrictedCodeError, NameError, SyntaxError)
@@ -51,6 +54,15 @@ def running_diagram_code():
         reason = str(cause) if isinstance(cause, _SAY_WHY) else f"{type(cause).__name__} while running it"
         log.error("diagram code at %s failed: %s", element, reason)
         raise DiagramCodeFailed(element, reason) from None
+
+
+def _check_depth(workflow):
+    """Refuse a step that leaves a task at MAX_DEPTH or deeper in the task tree (see MAX_DEPTH)."""
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        if task.depth >= MAX_DEPTH:
+            element = task.task_spec.bpmn_id or task.task_spec.name
+            raise DiagramCodeFailed(element, f"the case's path is {task.depth} steps long, close to what the engine "
+                                             "can follow: a loop in the diagram ran too often")
 
 
 def _root_cause(err):
@@ -102,6 +114,7 @@ class CaseRunner:
             task.data.update(start_data)
         with running_diagram_code():
             workflow.do_engine_steps()
+        _check_depth(workflow)
         return workflow
 
     def dumps(self, workflow) -> str:
@@ -140,18 +153,21 @@ class CaseRunner:
         with running_diagram_code():
             task.run()
             workflow.do_engine_steps()
+        _check_depth(workflow)
 
     def catch_message(self, workflow, name: str, payload: dict) -> None:
         """Deliver a named message (e.g. safety_concern) to the workflow and run to the next wait."""
         with running_diagram_code():
             workflow.catch(BpmnEvent(MessageEventDefinition(name), payload))
             workflow.do_engine_steps()
+        _check_depth(workflow)
 
     def refresh(self, workflow) -> None:
         """Fire due timers and run to the next wait."""
         with running_diagram_code():
             workflow.refresh_timers()
             workflow.do_engine_steps()
+        _check_depth(workflow)
 
     def data(self, workflow) -> dict:
         """The case's current data, read from its main line of work.

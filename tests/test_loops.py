@@ -152,3 +152,18 @@ def test_a_loop_condition_is_linted_like_any_other_diagram_code():
               "</bpmn:loopCondition></bpmn:standardLoopCharacteristics>")
     err = refused(**edited("decision.bpmn", "<bpmn:script>decision_round", marker + "\n      <bpmn:script>decision_round"))
     assert err.element_id == "count_decision_round" and "open" in str(err)
+
+
+def test_a_step_that_leaves_a_task_too_deep_for_the_engine_is_refused(monkeypatch):
+    # SpiffWorkflow loses tasks deeper than 1000; here the limit is lowered to just below the next stage
+    from engine import runtime
+    driver = CaseDriver(load_files(files(), FORMS))
+    driver.complete("call_incident_team", team_member_contacted="T", called_at="2026-11-24T10:00")
+    live = runtime.TaskState.READY | runtime.TaskState.WAITING | runtime.TaskState.STARTED
+    monkeypatch.setattr(runtime, "MAX_DEPTH", max(t.depth for t in driver.workflow.get_tasks(state=live)) + 1)
+    driver.complete("assess_safety", general_threat=False)
+    driver.complete("ask_victim_law_enforcement", victim_requests_law_enforcement=False)
+    with pytest.raises(DiagramCodeFailed, match="steps long, close to what the engine can follow") as err:
+        driver.complete("support_victim", offered_private_place=True, explained_role_and_asked=True,
+                        gave_emergency_contacts=True)  # the safety gate ends: the main line moves on
+    assert err.value.element_id in ("initial_report", "report_overdue", "choose_account_writer")
