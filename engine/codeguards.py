@@ -9,20 +9,22 @@ same checks) when a diagram is loaded, so `10 ** 10 ** 10` is refused at publica
 element and line. Methods that can amplify a value (`str.join`, `str.replace`, `list.extend`,
 `list.sort`) are wrapped the same way, methods that pad or format (`ljust`, `zfill`, `format`,
 `translate`, ...) are not available, and nothing is reachable through a type (`str.join(...)`).
+`str`, `repr`, f-strings, `%` and the values a script stores refuse what would print huge
+(`[big_list] * 1000` is small in memory but not as text or JSON). The compiler that inserts these
+calls is engine/codecompiler.py.
 """
-import ast
 import operator
 import re
 from itertools import repeat
 
 from RestrictedPython.Guards import safer_getattr
-from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 
 from .errors import RestrictedCodeError
 
 MAX_INT_BITS = 65_536  # about 19,700 decimal digits
 MAX_LENGTH = 1_000_000  # characters of a string, items of a list or tuple, numbers in a range
 MAX_FORMAT_WIDTH = 1_000
+MAX_SORTED = 100_000  # sorting is the slowest C-level loop on a list
 
 _OPS = {
     "**": operator.pow, "<<": operator.lshift, "*": operator.mul, "+": operator.add, "%": operator.mod,
@@ -34,11 +36,6 @@ _INPLACE = {
     "-=": operator.isub, "/=": operator.itruediv, "//=": operator.ifloordiv, ">>=": operator.irshift,
     "|=": operator.ior, "&=": operator.iand, "^=": operator.ixor,
 }
-_AST_OPS = {
-    ast.Pow: "**", ast.LShift: "<<", ast.Mult: "*", ast.Add: "+", ast.Mod: "%", ast.Sub: "-", ast.Div: "/",
-    ast.FloorDiv: "//", ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^",
-}
-_GUARDED_OPS = frozenset({"**", "<<", "*", "+", "%"})
 _SEQUENCES = (str, bytes, list, tuple)
 _NUMBERS = (int, float, complex)
 
@@ -83,6 +80,7 @@ _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d*)(?:\.(\*|\d*))?")
 
 def _check_mod(left, right):
     if isinstance(left, (str, bytes)):
+        check_printable(right, "the values to format")
         text = left.decode("latin-1") if isinstance(left, bytes) else left
         for match in _PERCENT_SPEC.finditer(text):
             _check_widths(match.group(1), match.group(2))
@@ -93,6 +91,39 @@ def _check_widths(*widths):
         if width == "*" or (width and int(width) > MAX_FORMAT_WIDTH):
             raise RestrictedCodeError(f"a format width or precision above {MAX_FORMAT_WIDTH} (or '*') "
                                       "is not allowed in diagram code")
+
+
+def logical_size(value, budget=MAX_LENGTH) -> int:
+    """Characters and items `value` would print as, counting shared parts each time; stops once past `budget`.
+
+    `[big_list] * 1000` takes little memory but prints (and stores as JSON) 1000 copies of big_list.
+    """
+    stack, total = [value], 0
+    while stack and total <= budget:
+        item = stack.pop()
+        if isinstance(item, (str, bytes)):
+            total += len(item)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += len(item) + 1
+            if total <= budget:
+                stack.extend(item)
+        elif isinstance(item, dict):
+            total += len(item) + 1
+            if total <= budget:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += item.bit_length() // 3 + 1
+        else:
+            total += 1
+    return total
+
+
+def check_printable(value, what="the value"):
+    """Refuse a value that would print (or be stored) as more than MAX_LENGTH characters and items."""
+    if logical_size(value) > MAX_LENGTH:
+        _too_big(what)
+    return value
 
 
 _CHECKS = {"**": _check_pow, "<<": _check_lshift, "*": _check_mul, "+": _check_add, "%": _check_mod}
@@ -134,6 +165,36 @@ def guarded_sum(iterable, start=0):
     if not (isinstance(start, _NUMBERS) and all(map(isinstance, items, repeat(_NUMBERS)))):
         raise RestrictedCodeError("sum adds numbers only in diagram code")
     return sum(items, start)
+
+
+def guarded_round(number, ndigits=None):
+    """`round`, refused for more than MAX_FORMAT_WIDTH digits (round(5, -10 ** 7) computes 10 ** 10 ** 7)."""
+    if isinstance(ndigits, int) and abs(ndigits) > MAX_FORMAT_WIDTH:
+        _too_big(f"rounding to {ndigits} digits")
+    return round(number, ndigits) if ndigits is not None else round(number)
+
+
+def guarded_repr(value):
+    """`repr`, refused for a value that would print huge."""
+    return repr(check_printable(value))
+
+
+class _GuardedStr(type):
+    """Makes `str` in diagram code check what it prints, while `isinstance(x, str)` still works."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, str)
+
+    def __subclasscheck__(cls, other):
+        return issubclass(other, str)
+
+    def __call__(cls, *args, **kwargs):
+        if args:
+            check_printable(args[0])
+        return str(*args, **kwargs)
+
+
+guarded_str = _GuardedStr("str", (), {"__doc__": "`str` for diagram code (see _GuardedStr)."})
 
 
 def _bounded_list(iterable, what):
@@ -196,7 +257,7 @@ def _extend(items):
 
 def _sort(items):
     def sort(*, key=None, reverse=False):
-        if len(items) > MAX_LENGTH:
+        if len(items) > MAX_SORTED:
             _too_big(f"sorting {len(items)} items")
         items.sort(key=key, reverse=reverse)
     return sort
@@ -222,87 +283,3 @@ def guarded_getattr(obj, name, default=None):
         wrap = _WRAPPED.get((kind, name))
         return wrap(obj) if wrap else getattr(obj, name)
     return safer_getattr(obj, name, default)
-
-
-# ------------------------------------------------------------------ the compiler
-
-
-class GuardingTransformer(RestrictingNodeTransformer):
-    """RestrictedPython's compiler, which also routes size-changing operators through `_binop_`.
-
-    Constant expressions are computed here, with the same guards, so a constant too large for
-    diagram code is a compile error (and the lint names the diagram element and line).
-    """
-
-    def visit_BinOp(self, node):
-        try:
-            _constant_value(node)
-        except RestrictedCodeError as err:
-            self.error(node, str(err))
-        node = self.node_contents_visit(node)
-        op = _AST_OPS.get(type(node.op))
-        if op not in _GUARDED_OPS:
-            return node
-        call = ast.Call(func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(op), node.left, node.right],
-                        keywords=[])
-        copy_locations(call, node)
-        return call
-
-    def visit_FormattedValue(self, node):
-        spec = node.format_spec
-        if spec is not None:
-            if any(isinstance(part, ast.FormattedValue) for part in spec.values):
-                self.error(node, "a computed format spec (f'{x:{n}}') is not allowed in diagram code")
-            for part in spec.values:
-                if isinstance(part, ast.Constant):
-                    for width in re.findall(r"\d+", str(part.value)):
-                        if int(width) > MAX_FORMAT_WIDTH:
-                            self.error(node, f"a format width above {MAX_FORMAT_WIDTH} is not allowed "
-                                             "in diagram code")
-        return self.node_contents_visit(node)
-
-    def visit_Import(self, node):
-        self.error(node, "import is not allowed in diagram code")
-        return node
-
-    visit_ImportFrom = visit_Import
-
-    def visit_ClassDef(self, node):
-        self.error(node, "class definitions are not allowed in diagram code")
-        return node
-
-    def visit_Set(self, node):
-        if any(isinstance(item, ast.Starred) for item in node.elts):
-            self.error(node, "unpacking into a set ({*items}) is not allowed in diagram code")
-        return self.node_contents_visit(node)
-
-
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
-
-
-def _constant_value(node):
-    """The value of a constant expression built with guarded operators, or a marker if not constant."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.List, ast.Tuple)):
-        items = [_constant_value(item) for item in node.elts]
-        if any(item is _NOT_CONSTANT for item in items):
-            return _NOT_CONSTANT
-        return items if isinstance(node, ast.List) else tuple(items)
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        value = _constant_value(node.operand)
-        return value if value is _NOT_CONSTANT else _UNARY[type(node.op)](value)
-    if isinstance(node, ast.BinOp) and type(node.op) in _AST_OPS:
-        left, right = _constant_value(node.left), _constant_value(node.right)
-        if left is _NOT_CONSTANT or right is _NOT_CONSTANT:
-            return _NOT_CONSTANT
-        try:
-            return guarded_binop(_AST_OPS[type(node.op)], left, right)
-        except RestrictedCodeError:
-            raise
-        except Exception:
-            return _NOT_CONSTANT  # 'a' ** 2 and the like fail when the code runs, not here
-    return _NOT_CONSTANT
-
-
-_NOT_CONSTANT = object()

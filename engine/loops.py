@@ -27,13 +27,11 @@ import re
 from dataclasses import dataclass
 
 from .errors import DiagramError
+from .flowgraph import BPMN, build, find_cycle, local_name, loops
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 MAX_ROUNDS = 50  # SpiffWorkflow loses tasks past a depth of 1000: keep every loop well short of it
-MAX_NODES = 20_000  # of the expanded graph; a deeper nesting of calls is refused rather than walked
 _SCRIPT_TAGS = (f"{{{BPMN}}}script", f"{{{SPIFF}}}preScript", f"{{{SPIFF}}}postScript")
-_CALLING = {"callActivity", "subProcess", "transaction", "adHocSubProcess"}
 
 
 @dataclass(frozen=True)
@@ -49,10 +47,6 @@ class Cap:
         if not isinstance(value, int) or isinstance(value, bool):
             return None
         return min(value + (1 if self.inclusive else 0), MAX_ROUNDS)
-
-
-def _local(node):
-    return node.tag.split("}")[-1] if isinstance(node.tag, str) else ""
 
 
 def _where(name, node):
@@ -86,134 +80,17 @@ def _check_bound(name, node, count, what, shown):
                            "needs a cap", **_where(name, node))
 
 
-# ------------------------------------------------------------------ the expanded flow graph
-
-
-@dataclass
-class _Graph:
-    nodes: dict  # key -> (file, xml element)
-    edges: dict  # key -> list of (key, flow) where flow is (file, xml sequenceFlow) or None
-
-
-def _processes(trees):
-    return {p.get("id"): (name, p) for name, tree in trees.items() if name.endswith(".bpmn")
-            for p in tree.iter(f"{{{BPMN}}}process")}
-
-
-def _build(trees):
-    processes = _processes(trees)
-    graph = _Graph({}, {})
-    for process_id, (name, process) in processes.items():
-        _add_scope(graph, processes, name, process, (process_id,), ())
-    return graph
-
-
-def _add_scope(graph, processes, name, scope, path, calls):
-    """Add the flow nodes and flows of one process or sub-process, expanding what it calls."""
-    if len(graph.nodes) > MAX_NODES:
-        raise DiagramError(f"the processes call each other too deeply to check their loops (more than {MAX_NODES} "
-                           "expanded elements)", name, scope.get("id"), scope.sourceline)
-    entries, exits = {}, {}
-    for node in scope:
-        kind, node_id = _local(node), node.get("id")
-        if kind in ("sequenceFlow", "laneSet", "extensionElements", "documentation") or node_id is None:
-            continue
-        key = path + (node_id,)
-        graph.nodes[key] = (name, node)
-        graph.edges.setdefault(key, [])
-        entries[node_id], exits[node_id] = key, key
-        if kind in _CALLING and node.get("triggeredByEvent") != "true":
-            entries[node_id], exits[node_id] = _expand_call(graph, processes, name, node, key, calls)
-        elif kind == "subProcess":  # an event sub-process: its own flows, started by its events
-            _add_scope(graph, processes, name, node, key, calls)
-    for node in scope:
-        if _local(node) == "boundaryEvent" and node.get("attachedToRef") in entries:
-            _link(graph, entries[node.get("attachedToRef")], path + (node.get("id"),), None)
-        if _local(node) == "sequenceFlow" and node.get("sourceRef") in exits and node.get("targetRef") in entries:
-            _link(graph, exits[node.get("sourceRef")], entries[node.get("targetRef")], (name, node))
-    return path
-
-
-def _expand_call(graph, processes, name, node, key, calls):
-    """Return the (entry, exit) keys of a call: entry -> the called start events, end events -> exit."""
-    if _local(node) == "callActivity":
-        target = node.get("calledElement")
-        if target in calls:
-            raise DiagramError(f"calls process {target!r}, which is already running above it: a recursive call "
-                               "is a loop without a cap", **_where(name, node))
-        if target not in processes:
-            return key, key  # reported by the check of call targets
-        called_name, scope = processes[target]
-        calls = calls + (target,)
-    else:
-        called_name, scope = name, node
-    inner = key + ("called",)
-    _add_scope(graph, processes, called_name, scope, inner, calls)
-    out = key + ("done",)
-    graph.nodes[out] = (name, node)
-    graph.edges.setdefault(out, [])
-    for child in scope:
-        if _local(child) == "startEvent":
-            _link(graph, key, inner + (child.get("id"),), None)
-        elif _local(child) == "endEvent":
-            _link(graph, inner + (child.get("id"),), out, None)
-    return key, out
-
-
-def _link(graph, source, target, flow):
-    graph.edges.setdefault(source, []).append((target, flow))
-
-
 # ------------------------------------------------------------------ loops and their caps
 
 
 def check_loops(trees: dict, forms: dict, dmn_outputs: dict) -> dict:
     """Check that every loop of the BPMN files is capped; return {counter name: Cap} for the run-time check."""
-    graph = _build(trees)
+    graph = build(trees)
     caps = {}
-    for loop in _loops(graph):
+    for loop in loops(graph):
         counter, cap = _capped_by(graph, loop, forms, dmn_outputs)
         caps[counter] = cap
     return caps
-
-
-def _loops(graph):
-    """The strongly connected parts of the graph that contain a cycle (Tarjan, without recursion)."""
-    index, low, on_stack, stack, found, counter = {}, {}, set(), [], [], [0]
-    for root in graph.nodes:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, child = work.pop()
-            if child == 0:
-                index[node] = low[node] = counter[0]
-                counter[0] += 1
-                stack.append(node)
-                on_stack.add(node)
-            successors = graph.edges.get(node, [])
-            if child < len(successors):
-                work.append((node, child + 1))
-                target = successors[child][0]
-                if target not in index:
-                    work.append((target, 0))
-                elif target in on_stack:
-                    low[node] = min(low[node], index[target])
-                continue
-            if low[node] == index[node]:
-                part = set()
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    part.add(member)
-                    if member == node:
-                        break
-                if len(part) > 1 or any(t == node for t, _ in graph.edges.get(node, [])):
-                    found.append(part)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return found
 
 
 def _capped_by(graph, loop, forms, dmn_outputs):
@@ -229,14 +106,14 @@ def _capped_by(graph, loop, forms, dmn_outputs):
                 for counter, cap in _cap_terms(flow[1]):
                     checks.setdefault(counter, (cap, flow))
     for counter in sorted(set(counting) & set(checks)):
-        if _find_cycle(graph, loop - counting[counter]) is None:
+        if find_cycle(graph, loop - counting[counter]) is None:
             cap, flow = checks[counter]
             _check_nothing_else_sets(graph, loop, counter, cap, counting[counter], forms, dmn_outputs)
             return counter, cap
     # walk from where the loop is entered, so the flow that closes the cycle is the one that goes back
     entries = [target for key in graph.nodes if key not in loop for target, _ in graph.edges[key] if target in loop]
     uncounted = loop - set().union(*counting.values()) if counting else loop
-    cycle = _find_cycle(graph, uncounted, entries) or _find_cycle(graph, loop, entries)
+    cycle = find_cycle(graph, uncounted, entries) or find_cycle(graph, loop, entries)
     _uncapped(graph, cycle, counting, checks)
 
 
@@ -261,42 +138,6 @@ def _uncapped(graph, cycle, counting, checks):
                   "the count with a cap (n < max_n)")
     raise DiagramError(f"this flow closes a loop without a cap ({path}): {detail}", name, flow.get("id"),
                        flow.sourceline)
-
-
-def _find_cycle(graph, part, first=()):
-    """One cycle inside `part` as [(node, flow into the next node)], searched from `first` on; or None."""
-    state, trail = {}, []
-
-    def visit(start):
-        work = [(start, iter(graph.edges[start]))]
-        state[start] = 1
-        trail.append((start, None))
-        while work:
-            node, successors = work[-1]
-            for target, flow in successors:
-                if target not in part:
-                    continue
-                trail[-1] = (node, flow)
-                if state.get(target) == 1:
-                    at = next(i for i, (k, _) in enumerate(trail) if k == target)
-                    return trail[at:]
-                if target not in state:
-                    state[target] = 1
-                    trail.append((target, None))
-                    work.append((target, iter(graph.edges[target])))
-                    break
-            else:
-                state[node] = 2
-                work.pop()
-                trail.pop()
-        return None
-
-    for start in [k for k in first if k in part] + sorted(part):
-        if start not in state:
-            cycle = visit(start)
-            if cycle:
-                return cycle
-    return None
 
 
 # ------------------------------------------------------------------ reading scripts and conditions
@@ -411,7 +252,7 @@ def _sets_only_by_counting(text, counter):
 
 def _check_inputs(name, node, watched, counter, forms, dmn_outputs):
     """A form field, DMN output or message variable named like the counter or cap would reset it."""
-    kind, node_id = _local(node), node.get("id")
+    kind, node_id = local_name(node), node.get("id")
     names = set()
     if kind == "userTask" and node_id in forms:
         names = {field["name"] for field in forms[node_id].describe()}

@@ -14,8 +14,10 @@ from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequen
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .codecompiler import GuardingTransformer
 from .codeguards import (
-    GuardingTransformer, guarded_binop, guarded_getattr, guarded_inplace, guarded_range, guarded_sum,
+    check_printable, guarded_binop, guarded_getattr, guarded_inplace, guarded_range,
+    guarded_repr, guarded_round, guarded_str, guarded_sum,
 )
 from .errors import RestrictedCodeError
 
@@ -26,7 +28,8 @@ _LEFT_OUT = {"pow", "__build_class__", "setattr", "delattr"}
 _BUILTINS = {k: v for k, v in safe_builtins.items() if k not in _LEFT_OUT}
 _BUILTINS.update({name: getattr(builtins, name) for name in ("min", "max", "any", "all", "enumerate", "list",
                                                               "dict", "set")})
-_BUILTINS.update({"range": guarded_range, "sum": guarded_sum})
+_BUILTINS.update({"range": guarded_range, "sum": guarded_sum, "round": guarded_round, "str": guarded_str,
+                  "repr": guarded_repr})
 
 
 _FORBIDDEN_NAMES = frozenset(name for name in dir(builtins) if name not in _BUILTINS)
@@ -49,6 +52,7 @@ _GUARDS = {
     "_write_": full_write_guard,
     "_inplacevar_": guarded_inplace,
     "_binop_": guarded_binop,
+    "_printable_": check_printable,
 }
 
 
@@ -116,7 +120,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         scope.update(external_context or {})
         scope.update(_GUARDS)
         with _Deadline(self.time_limit):
-            return eval(code, scope)
+            value = eval(code, scope)
+        return check_printable(value, "the value of the expression")
 
     def execute(self, script, context, external_context=None):
         """Run a script task; the variables it assigns become task data."""
@@ -127,6 +132,9 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         with _Deadline(self.time_limit):
             exec(code, scope)
         self._check_loop_caps(context, scope)
+        for key, value in scope.items():
+            if key not in _GUARDS and value is not context.get(key):
+                check_printable(value, f"the value the script stores in {key}")
         for key in list(context):
             if key not in scope:
                 del context[key]

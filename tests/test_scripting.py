@@ -100,3 +100,32 @@ def test_a_sum_over_a_big_range_finishes_well_inside_the_limit(env):
     data = {}
     env.execute("x = sum(range(10 ** 6))", data)
     assert data["x"] == 499999500000
+
+
+@pytest.mark.parametrize("code,reason", [
+    ("x = round(5, -10 ** 7)", "rounding to"),
+    ("l = ['a' * 1000] * 1000\nx = str([l] * 1000)", "too large"),
+    ("l = ['a' * 1000] * 1000\nx = repr([l] * 1000)", "too large"),
+    ("l = ['a' * 1000] * 1000\nx = f'{[l] * 1000}'", "too large"),
+    ("l = ['a' * 1000] * 1000\nx = '%s' % ([l] * 1000,)", "too large"),
+    ("l = ['a' * 100] * 1000\nx = [l] * 1000", "the value the script stores in x"),
+    ("x = []\nx.append(x)", "the value the script stores in x"),
+    ("x = list(range(10 ** 6))\nx.sort()", "sorting"),
+])
+def test_values_that_would_print_or_store_huge_are_refused(env, code, reason):
+    started = time.monotonic()
+    data = {"n": 10}
+    with pytest.raises(RestrictedCodeError, match=reason):
+        env.execute(code, data)
+    assert time.monotonic() - started < 1 and data == {"n": 10}
+
+
+def test_str_still_converts_and_still_works_with_isinstance(env):
+    data = {"n": 10}
+    env.execute("x = str(n) + str([1, 2])\ny = isinstance(x, str) and not isinstance(n, str)\nz = repr('a')", data)
+    assert data["x"] == "10[1, 2]" and data["y"] is True and data["z"] == "'a'"
+
+
+def test_an_expression_whose_value_is_huge_is_refused(env):
+    with pytest.raises(RestrictedCodeError, match="the value of the expression"):
+        env.evaluate("[l] * 1000", {"l": ["a" * 1000] * 1000})
