@@ -88,13 +88,16 @@ def check_loops(trees: dict, forms: dict, dmn_outputs: dict) -> dict:
     graph = build(trees)
     caps = {}
     for loop in loops(graph):
-        counter, cap = _capped_by(graph, loop, forms, dmn_outputs)
+        counter, cap, (name, flow) = _capped_by(graph, loop, forms, dmn_outputs)
+        if caps.get(counter, cap) != cap:
+            raise DiagramError(f"{counter} counts two loops with different caps ({caps[counter].cap} and {cap.cap}): "
+                               "give each loop its own counter", name, flow.get("id"), flow.sourceline)
         caps[counter] = cap
     return caps
 
 
 def _capped_by(graph, loop, forms, dmn_outputs):
-    """The counter and cap that bound this loop, or DiagramError naming a flow of an uncapped cycle."""
+    """The counter, cap and capping flow that bound this loop, or DiagramError naming a flow of an uncapped cycle."""
     counting = {}
     for key in loop:
         for counter in _counted(*graph.nodes[key]):
@@ -109,7 +112,7 @@ def _capped_by(graph, loop, forms, dmn_outputs):
         if find_cycle(graph, loop - counting[counter]) is None:
             cap, flow = checks[counter]
             _check_nothing_else_sets(graph, loop, counter, cap, counting[counter], forms, dmn_outputs)
-            return counter, cap
+            return counter, cap, flow
     # walk from where the loop is entered, so the flow that closes the cycle is the one that goes back
     entries = [target for key in graph.nodes if key not in loop for target, _ in graph.edges[key] if target in loop]
     uncounted = loop - set().union(*counting.values()) if counting else loop

@@ -238,3 +238,16 @@ def test_the_api_moves_a_case_for_policy_staff_and_refuses_with_the_reason(syste
     moved = post("pol", {"version": newer.processes.current.hash})
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["process_version"] == newer.processes.current.hash
+
+
+def test_a_completed_task_whose_form_had_other_fields_refuses_the_move(system, staff, tmp_path):
+    from engine.models import ProcessVersionRow
+    case = case_at_review(system, staff)
+    with system.writing() as uow:  # the case's version was published when this form had one field fewer
+        row = uow.session.get(ProcessVersionRow, case["process_version"])
+        row.forms = {**row.forms, "call_incident_team": row.forms["call_incident_team"][:1]}
+        uow.commit()
+    later = publish(system, tmp_path, *NEW_WORDING)
+    with pytest.raises(MoveRefused, match="'call_incident_team' in process 'incident_response' \\(completed\\) "
+                                          "changed its form fields"):
+        move(later, staff["policy"], case["id"])

@@ -167,3 +167,11 @@ def test_a_step_that_leaves_a_task_too_deep_for_the_engine_is_refused(monkeypatc
         driver.complete("support_victim", offered_private_place=True, explained_role_and_asked=True,
                         gave_emergency_contacts=True)  # the safety gate ends: the main line moves on
     assert err.value.element_id in ("initial_report", "report_overdue", "choose_account_writer")
+
+
+def test_one_counter_may_not_count_two_loops_with_different_caps():
+    text = (files()["public_communication.bpmn"].decode()
+            .replace("wording_round = wording_round + 1", "decision_round = decision_round + 1")
+            .replace("wording_round &lt; max_wording_rounds", "decision_round &lt; max_wording_rounds"))
+    err = refused(**{"public_communication.bpmn": text})
+    assert "decision_round counts two loops with different caps" in str(err)
