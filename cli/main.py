@@ -1,5 +1,5 @@
-"""`incidents`: init, serve, user management, demo users, diagram validation, process tests, timers, verification
-and purge."""
+"""`incidents`: init, serve, user management, demo users, diagram validation, process tests, publishing,
+moving a case to another process version, timers, verification and purge."""
 import argparse
 import getpass
 import os
@@ -7,11 +7,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine import history, publishing, retention, timers, users
+from engine import case_moves, history, publishing, retention, timers, users
 from engine.config import Settings
 from engine.crypto import MasterKeyError
 from engine.diagrams import load_directory
-from engine.errors import DiagramError, InvalidSubmission, NotAllowed
+from engine.errors import DiagramError, IncidentsError, InvalidSubmission, NotAllowed
 from engine.processtests import every_element, run_process_tests
 from engine.system import build
 from forms import FORMS
@@ -205,6 +205,26 @@ def cmd_publish(args, settings):
             print(f"{field}: {' '.join(texts)}", file=sys.stderr)
         return 1
     print(f"published version {version['hash'][:12]} (draft {draft['id']}); new cases start on it")
+def cmd_move_case(args, settings):
+    """Move an open case to another published process version, as a policy staff account (recorded in its history)."""
+    system = _system(settings)
+    with system.reading() as uow:
+        actor = users.actor_for(uow, args.by)
+    if actor is None:
+        print(f"--by: no active staff account named '{args.by}'", file=sys.stderr)
+        return 2
+    try:
+        with system.writing() as uow:
+            moved = case_moves.move_case(uow, system.processes, actor, args.case, args.version)
+    except InvalidSubmission as err:
+        for field, messages in err.errors.items():
+            print(f"{field}: {' '.join(messages)}", file=sys.stderr)
+        return 2
+    except IncidentsError as err:
+        print(f"not moved: {err}", file=sys.stderr)
+        return 1
+    print(f"case {moved['id']} moved from version {moved['moved_from'][:12]} to {moved['process_version'][:12]}; "
+          f"ready: {', '.join(moved['tasks']) or 'none'}")
     return 0
 
 
@@ -266,6 +286,11 @@ def parser():
     publish.add_argument("--by", required=True, help="the policy staff user publishing it")
     publish.add_argument("--remove", action="append", default=[], metavar="NAME", help="a file to leave out")
     publish.set_defaults(func=cmd_publish)
+    move = sub.add_parser("move-case", help="move an open case to another published process version")
+    move.add_argument("case", help="the case id")
+    move.add_argument("version", help="the full hash of the process version to move it to")
+    move.add_argument("--by", required=True, metavar="USER", help="the policy staff account doing it (recorded)")
+    move.set_defaults(func=cmd_move_case)
     purge = sub.add_parser("purge", help="destroy the keys of cases closed before a date (crypto-shredding)")
     purge.add_argument("--closed-before", required=True, metavar="DATE", help="YYYY-MM-DD (UTC) or an ISO time")
     purge.add_argument("--dry-run", action="store_true", help="list the cases without purging them")

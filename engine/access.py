@@ -1,6 +1,6 @@
 """The one place that decides who may see a case and who may act on its tasks."""
 from .errors import NotAllowed, NotFound
-from .roles import AUDITOR, INCIDENT_TEAM, ONSITE_STAFF, ORGANIZER, REPORTER, acting_role
+from .roles import AUDITOR, INCIDENT_TEAM, ONSITE_STAFF, ORGANIZER, POLICY, REPORTER, acting_role
 
 FULL_READERS = frozenset({ONSITE_STAFF, INCIDENT_TEAM, AUDITOR})
 # what organizers never see: the reporter's identity and statement, and who else was involved or aware
@@ -49,6 +49,18 @@ def check_can_raise(actor, case_data: dict, allowed_roles) -> None:
     check_can_view(actor, case_data)
     if not (actor.roles & allowed_roles):
         raise NotAllowed("your roles may not raise this on a case")
+
+
+def check_can_move(actor, case_data: dict) -> None:
+    """Raise unless `actor` may move the case to another process version: policy staff only.
+
+    Policy staff publish process versions and see no case data; the move shows them none.
+    """
+    if is_excluded(actor, case_data):
+        raise NotFound("no such case")
+    if POLICY not in actor.roles:
+        check_can_view(actor, case_data)
+        raise NotAllowed("only policy staff move cases to another process version")
 
 
 def sees_reporter_link(actor, case_data: dict) -> bool:

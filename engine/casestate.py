@@ -36,6 +36,7 @@ def store(session, runner, case, workflow):
         for task_id, row in existing.items():
             if task_id in ready:
                 row.role = ready[task_id].role
+                row.title = ready[task_id].title  # a case moved to a newer version shows its wording
                 rows.append(row)
             else:
                 session.delete(row)

@@ -5,9 +5,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from functools import lru_cache
+
 from jinja2 import TemplateSyntaxError
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from forms.declarative import SUFFIX as FORM_SUFFIX, FormDefinitionError, compile_forms
@@ -15,6 +20,7 @@ from forms.declarative import SUFFIX as FORM_SUFFIX, FormDefinitionError, compil
 from .errors import DiagramError, RestrictedCodeError
 from .event_subprocesses import isolate
 from .instructions import check_template
+from .loops import check_loop_markers, check_loops
 from .roles import TASK_ROLES
 from .scripting import compile_expression, compile_script
 from .xmlsafe import parse_safely
@@ -50,6 +56,7 @@ class ProcessVersion:
     forms: dict
     messages: frozenset = field(default_factory=frozenset)
     event_subprocesses: frozenset = field(default_factory=frozenset)
+    loop_caps: dict = field(default_factory=dict)
 
 
 def is_version_file(name: str) -> bool:
@@ -85,10 +92,12 @@ def load_files(files: dict, forms: dict, stored=False) -> ProcessVersion:
     forms = _with_declared_forms(files, forms)
     trees = {name: parse_safely(data, name) for name, data in files.items() if not name.endswith(FORM_SUFFIX)}
     _check_call_targets(trees)
+    check_loop_markers(trees)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     for name, tree in trees.items():
         try:
             if name.endswith(".dmn"):
+                _validate_dmn(name, tree)
                 parser.add_dmn_xml(tree, filename=name)
             else:
                 parser.add_bpmn_xml(tree, filename=name)
@@ -110,11 +119,12 @@ def load_files(files: dict, forms: dict, stored=False) -> ProcessVersion:
         user_tasks.update(_user_tasks(name, tree))
         messages.update(m.get("name") for m in tree.iter(f"{{{BPMN}}}message"))
     _check_forms(user_tasks, forms, every_form_used=not stored)
+    loop_caps = check_loops({n: t for n, t in trees.items() if n.endswith(".bpmn")}, forms, _dmn_outputs(trees))
     forms = {key: form for key, form in forms.items() if key in user_tasks} if stored else dict(forms)
     return ProcessVersion(
         hash=content_hash(files, forms), files={n: d.decode("utf-8") for n, d in files.items()},
         spec=spec, subprocess_specs=subprocess_specs, user_tasks=user_tasks, forms=forms,
-        messages=frozenset(messages), event_subprocesses=event_subprocesses,
+        messages=frozenset(messages), event_subprocesses=event_subprocesses, loop_caps=loop_caps,
     )
 
 
@@ -140,6 +150,34 @@ def _check_call_targets(trees):
             if target not in processes:
                 raise DiagramError(f"calls process {target!r}, which no diagram defines "
                                    f"(known: {', '.join(sorted(processes))})", name, node.get("id"), node.sourceline)
+
+
+def _localname(node):
+    return etree.QName(node).localname if isinstance(node.tag, str) else ""
+
+
+def _dmn_outputs(trees):
+    """{decision id: [output names]} of every DMN table."""
+    outputs = {}
+    for name, tree in trees.items():
+        if name.endswith(".dmn"):
+            for decision in (n for n in tree.iter() if _localname(n) == "decision"):
+                outputs[decision.get("id")] = [n.get("name") for n in decision.iter() if _localname(n) == "output"]
+    return outputs
+
+
+@lru_cache(maxsize=None)
+def _dmn_validator(namespace):
+    return BpmnValidator(DMN_SCHEMAS[namespace])
+
+
+def _validate_dmn(name, tree):
+    """A DMN file is DMN 1.1, 1.2 or 1.3 and valid against its schema (Spiff skips unknown namespaces)."""
+    root = etree.QName(tree)
+    if root.localname != "definitions" or root.namespace not in DMN_SCHEMAS:
+        raise DiagramError(f"not a DMN file: the root element is {{{root.namespace}}}{root.localname}, expected "
+                           f"definitions in one of {', '.join(sorted(DMN_SCHEMAS))}", name, line=tree.sourceline)
+    _dmn_validator(root.namespace).validate(tree, name)
 
 
 def content_hash(files: dict, forms: dict) -> str:
@@ -183,8 +221,10 @@ def _lint_code(name, node, text, kind):
 
 def _lint_bpmn(name, tree):
     """Check every condition, script, timer and instruction template in one BPMN file."""
-    for node in tree.iter(f"{{{BPMN}}}conditionExpression"):
-        _lint_code(name, node, (node.text or "").strip(), "condition")
+    # every place Spiff evaluates an expression: flow conditions, conditional events, loop conditions
+    for tag in ("conditionExpression", "condition", "completionCondition", "loopCondition", "loopCardinality"):
+        for node in tree.iter(f"{{{BPMN}}}{tag}"):
+            _lint_code(name, node, (node.text or "").strip(), "condition")
     for tag in (f"{{{BPMN}}}script", f"{{{SPIFF}}}preScript", f"{{{SPIFF}}}postScript"):
         for node in tree.iter(tag):
             _lint_code(name, node, node.text or "", "script")

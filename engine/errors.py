@@ -32,6 +32,20 @@ class RestrictedCodeError(IncidentsError):
     """Diagram code used something the restricted environment forbids."""
 
 
+class DiagramCodeFailed(IncidentsError):
+    """Code in the case's diagram (script, condition, timer, DMN cell) failed or was stopped mid-step.
+
+    The step is not saved: the case keeps its state, data and history. The message names the
+    element and the reason, never the case's data.
+    """
+
+    def __init__(self, element_id, reason):
+        self.element_id = element_id
+        self.reason = reason
+        super().__init__(f"the diagram code at '{element_id}' failed: {reason.rstrip('.')}. Nothing was saved; "
+                         "policy staff must fix the process version this case runs on")
+
+
 class NotFound(IncidentsError):
     """The case, task or link does not exist, or the caller may not know it exists."""
 
@@ -54,6 +68,10 @@ class CaseClosed(IncidentsError):
 
 class CasePurged(IncidentsError):
     """The case's key was destroyed at the end of its retention: its data can no longer be read."""
+
+
+class MoveRefused(IncidentsError):
+    """A case cannot move to another process version; the message names the first difference."""
 
 
 class InvalidSubmission(IncidentsError):

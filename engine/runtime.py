@@ -2,6 +2,7 @@
 import json
 import logging
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
 from uuid import UUID
@@ -11,11 +12,12 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from .errors import NotFound, TaskNotReady
+from .errors import DiagramCodeFailed, NotFound, RestrictedCodeError, TaskNotReady
 from .roles import acting_role
 from .scripting import restricted_script_engine
 
@@ -35,6 +37,42 @@ class ReadyTask:
 
 
 _BOOKKEEPING = frozenset({"Root", "Start", "End"})
+# SpiffWorkflow's task iterator stops at depth 1000, and a task deeper than that is silently lost (the case
+# would look finished): refuse the step long before, whatever loop or diagram led there
+MAX_DEPTH = 800
+log = logging.getLogger(__name__)
+# their messages name code, not data; any other error's message may quote a value from the case
+_SAY_WHY = (RestrictedCodeError, NameError, SyntaxError)
+
+
+@contextmanager
+def running_diagram_code():
+    """Turn a failure of diagram code during an engine step into DiagramCodeFailed (without case data)."""
+    try:
+        yield
+    except (SpiffWorkflowException, RestrictedCodeError) as err:
+        spec = getattr(getattr(err, "task", None), "task_spec", None) or getattr(err, "task_spec", None)
+        element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None) or "unknown element"
+        cause = _root_cause(err)
+        reason = str(cause) if isinstance(cause, _SAY_WHY) else f"{type(cause).__name__} while running it"
+        log.error("diagram code at %s failed: %s", element, reason)
+        raise DiagramCodeFailed(element, reason) from None
+
+
+def _check_depth(workflow):
+    """Refuse a step that leaves a task at MAX_DEPTH or deeper in the task tree (see MAX_DEPTH)."""
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        if task.depth >= MAX_DEPTH:
+            element = task.task_spec.bpmn_id or task.task_spec.name
+            raise DiagramCodeFailed(element, f"the case's path is {task.depth} steps long, close to what the engine "
+                                             "can follow: a loop in the diagram ran too often")
+
+
+def _root_cause(err):
+    """The innermost exception under Spiff's wrappers (the RestrictedCodeError, TypeError, ...)."""
+    while isinstance(err, SpiffWorkflowException) and err.__context__ is not None:
+        err = err.__context__
+    return err
 
 
 class _StateOnlyConverter(BpmnWorkflowConverter):
@@ -68,7 +106,7 @@ class CaseRunner:
     def __init__(self, version):
         self.version = version
         self._serializer = _serializer()
-        self._script_engine = restricted_script_engine()
+        self._script_engine = restricted_script_engine(version.loop_caps)
 
     def start(self, start_data: dict) -> BpmnWorkflow:
         """Create a workflow, hand it the intake data and run it to the first wait."""
@@ -76,7 +114,9 @@ class CaseRunner:
                                 script_engine=self._script_engine)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
-        workflow.do_engine_steps()
+        with running_diagram_code():
+            workflow.do_engine_steps()
+        _check_depth(workflow)
         return workflow
 
     def dumps(self, workflow) -> str:
@@ -112,18 +152,24 @@ class CaseRunner:
         """Put validated form data on a ready task, complete it and run to the next wait."""
         task = self._ready(workflow, task_id)
         task.data.update(data)
-        task.run()
-        workflow.do_engine_steps()
+        with running_diagram_code():
+            task.run()
+            workflow.do_engine_steps()
+        _check_depth(workflow)
 
     def catch_message(self, workflow, name: str, payload: dict) -> None:
         """Deliver a named message (e.g. safety_concern) to the workflow and run to the next wait."""
-        workflow.catch(BpmnEvent(MessageEventDefinition(name), payload))
-        workflow.do_engine_steps()
+        with running_diagram_code():
+            workflow.catch(BpmnEvent(MessageEventDefinition(name), payload))
+            workflow.do_engine_steps()
+        _check_depth(workflow)
 
     def refresh(self, workflow) -> None:
         """Fire due timers and run to the next wait."""
-        workflow.refresh_timers()
-        workflow.do_engine_steps()
+        with running_diagram_code():
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+        _check_depth(workflow)
 
     def data(self, workflow) -> dict:
         """The case's current data, read from its main line of work.

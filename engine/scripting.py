@@ -10,21 +10,26 @@ from functools import lru_cache
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (
-    full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr,
-)
+from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .codecompiler import GuardingTransformer
+from .codeguards import (
+    check_printable, guarded_binop, guarded_getattr, guarded_inplace, guarded_range,
+    guarded_repr, guarded_round, guarded_str, guarded_sum,
+)
 from .errors import RestrictedCodeError
 
 TIME_LIMIT_SECONDS = 1.0
 
-_BUILTINS = {k: v for k, v in safe_builtins.items() if k != "pow"}  # C-level work the time limit cannot stop
-_BUILTINS.update({
-    name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
-    for name in ("min", "max", "sum", "any", "all", "enumerate", "list", "dict", "set")
-})
+# pow: C-level work the time limit cannot stop (`**` is guarded instead); the others have no use in a diagram
+_LEFT_OUT = {"pow", "__build_class__", "setattr", "delattr"}
+_BUILTINS = {k: v for k, v in safe_builtins.items() if k not in _LEFT_OUT}
+_BUILTINS.update({name: getattr(builtins, name) for name in ("min", "max", "any", "all", "enumerate", "list",
+                                                              "dict", "set")})
+_BUILTINS.update({"range": guarded_range, "sum": guarded_sum, "round": guarded_round, "str": guarded_str,
+                  "repr": guarded_repr})
 
 
 _FORBIDDEN_NAMES = frozenset(name for name in dir(builtins) if name not in _BUILTINS)
@@ -37,30 +42,24 @@ def _check_names(result, kind):
         raise RestrictedCodeError(f"{kind} uses {', '.join(used)}, which diagram code may not use")
 
 
-def _inplace(op, x, y):
-    """Support `+=` and friends on plain values."""
-    ops = {"+=": lambda: x + y, "-=": lambda: x - y, "*=": lambda: x * y}
-    if op not in ops:
-        raise RestrictedCodeError(f"operator {op} is not allowed in diagram code")
-    return ops[op]()
-
-
 _GUARDS = {
     "__builtins__": _BUILTINS,
-    "_getattr_": safer_getattr,
+    "_getattr_": guarded_getattr,
     "_getitem_": default_guarded_getitem,
     "_getiter_": default_guarded_getiter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
-    "_inplacevar_": _inplace,
+    "_inplacevar_": guarded_inplace,
+    "_binop_": guarded_binop,
+    "_printable_": check_printable,
 }
 
 
 @lru_cache(maxsize=4096)
 def compile_expression(expression: str):
     """Compile a condition or DMN cell under RestrictedPython, or raise RestrictedCodeError."""
-    result = compile_restricted_eval(expression, "<diagram expression>")
+    result = compile_restricted_eval(expression, "<diagram expression>", policy=GuardingTransformer)
     if result.errors or result.code is None:
         raise RestrictedCodeError("; ".join(result.errors) or f"cannot compile {expression!r}")
     _check_names(result, "expression")
@@ -70,7 +69,7 @@ def compile_expression(expression: str):
 @lru_cache(maxsize=1024)
 def compile_script(script: str):
     """Compile a script task body under RestrictedPython, or raise RestrictedCodeError."""
-    result = compile_restricted_exec(script, "<diagram script>")
+    result = compile_restricted_exec(script, "<diagram script>", policy=GuardingTransformer)
     if result.errors or result.code is None:
         raise RestrictedCodeError("; ".join(result.errors) or "cannot compile script")
     _check_names(result, "script")
@@ -109,9 +108,10 @@ class _Deadline:
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates and executes diagram code with RestrictedPython's guards and a time limit."""
 
-    def __init__(self, time_limit=TIME_LIMIT_SECONDS):
+    def __init__(self, time_limit=TIME_LIMIT_SECONDS, loop_caps=None):
         super().__init__({})
         self.time_limit = time_limit
+        self.loop_caps = loop_caps or {}
 
     def evaluate(self, expression, context, external_context=None):
         """Return the value of a condition, timer or DMN expression over the task data."""
@@ -120,7 +120,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         scope.update(external_context or {})
         scope.update(_GUARDS)
         with _Deadline(self.time_limit):
-            return eval(code, scope)
+            value = eval(code, scope)
+        return check_printable(value, "the value of the expression")
 
     def execute(self, script, context, external_context=None):
         """Run a script task; the variables it assigns become task data."""
@@ -130,6 +131,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         scope.update(_GUARDS)
         with _Deadline(self.time_limit):
             exec(code, scope)
+        self._check_loop_caps(context, scope)
+        for key, value in scope.items():
+            if key not in _GUARDS and value is not context.get(key):
+                check_printable(value, f"the value the script stores in {key}")
         for key in list(context):
             if key not in scope:
                 del context[key]
@@ -139,11 +144,32 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             context[key] = value
         return True
 
+    def _check_loop_caps(self, before, after):
+        """A script may not take a loop counter past the loop's cap (engine/loops.py).
+
+        A counter may be set to 0 or less before its cap is set (a case's first script sets both).
+        """
+        for counter, cap in self.loop_caps.items():
+            value = after.get(counter)
+            if counter not in after or value == before.get(counter):
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise RestrictedCodeError(f"the loop counter {counter} must be a whole number")
+            limit = cap.limit(after)
+            if limit is None and value > 0:
+                raise RestrictedCodeError(f"the cap {cap.cap} of the loop counted by {counter} is not set to a "
+                                          "whole number")
+            if limit is not None and value > limit:
+                raise RestrictedCodeError(f"{counter} would go past its cap of {limit}: the loop was stopped")
+
     def call_service(self, context, **kwargs):
         """Service tasks are not part of this process."""
         raise RestrictedCodeError("service tasks are not allowed")
 
 
-def restricted_script_engine():
-    """Return a Spiff script engine that runs diagram code only in the restricted environment."""
-    return PythonScriptEngine(environment=RestrictedEnvironment())
+def restricted_script_engine(loop_caps=None):
+    """Return a Spiff script engine that runs diagram code only in the restricted environment.
+
+    `loop_caps` ({counter: Cap}, from the process version) are enforced whenever a script counts.
+    """
+    return PythonScriptEngine(environment=RestrictedEnvironment(loop_caps=loop_caps))

@@ -129,3 +129,40 @@ def test_serve_runs_gunicorn_and_refuses_to_start_on_a_broken_diagram(env, tmp_p
     result = subprocess.run([*INCIDENTS, "serve", "--port", str(free_port())], env={**env, "INCIDENTS_BPMN_DIR": str(broken)},
                             capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode != 0 and "decision.bpmn" in result.stderr and "line 1" in result.stderr
+
+
+def test_move_case_moves_an_open_case_to_a_published_version_as_a_policy_account(env, tmp_path):
+    from engine import cases, users
+    from engine.config import Settings
+    from engine.diagrams import load_directory
+    from engine.system import build
+    from forms import FORMS
+
+    assert run(env, "init").returncode == 0
+    assert run(env, "user", "add", "pol", "--role", "policy", "--password", "long enough").returncode == 0
+    assert run(env, "user", "add", "olga", "--role", "onsite_staff", "--password", "long enough",
+               "--event", "HackCLI").returncode == 0
+    system = build(Settings.from_env(env))
+    with system.reading() as uow:
+        olga = users.actor_for(uow, "olga")
+    with system.writing() as uow:
+        case = cases.open_case(uow, system.processes, olga, {
+            "event_name": "HackCLI", "event_format": "in_person", "region": "europe", "reporter_anonymous": True})
+    system.db.dispose()
+    newer = tmp_path / "bpmn"
+    shutil.copytree(ROOT / "bpmn", newer)
+    gate = newer / "safety_gate.bpmn"
+    gate.write_text(gate.read_text().replace('name="Assess safety"', 'name="Check everyone is safe"'))
+    published = {**env, "INCIDENTS_BPMN_DIR": str(newer)}
+    assert run(published, "init").returncode == 0  # publishes (records) the new version
+    version = load_directory(newer, FORMS).hash
+
+    moved = run(env, "move-case", str(case["id"]), version, "--by", "pol")
+    assert moved.returncode == 0, moved.stderr
+    assert f"case {case['id']} moved from version {case['process_version'][:12]} to {version[:12]}" in moved.stdout
+    again = run(env, "move-case", str(case["id"]), version, "--by", "pol")
+    assert again.returncode == 1 and "already runs on version" in again.stderr
+    not_policy = run(env, "move-case", str(case["id"]), version, "--by", "olga")
+    assert not_policy.returncode == 1 and "only policy staff" in not_policy.stderr
+    assert run(env, "move-case", str(case["id"]), version, "--by", "ghost").returncode == 2
+    assert run(env, "move-case", str(case["id"]), "abc", "--by", "pol").returncode == 2

@@ -201,3 +201,61 @@ def test_the_version_hash_changes_with_the_files():
     one = load_files(files(), FORMS)
     two = load_files(files(**edited("decision.bpmn", "Review the report against", "Review the report per")), FORMS)
     assert one.hash == load_files(files(), FORMS).hash and one.hash != two.hash
+
+
+def test_a_dmn_table_is_validated_against_the_dmn_schema():
+    text = (BPMN_DIR / "regional_contacts.dmn").read_text()
+    broken = text.replace("<decisionTable ", "<notInDmn />\n    <decisionTable ", 1)
+    with pytest.raises(DiagramError) as err:
+        load_files(files(**{"regional_contacts.dmn": broken}), FORMS)
+    assert err.value.file_name == "regional_contacts.dmn" and err.value.line and "notInDmn" in str(err.value)
+
+
+def test_a_dmn_file_in_an_unknown_namespace_is_refused_not_skipped():
+    text = (BPMN_DIR / "regional_contacts.dmn").read_text().replace(
+        "https://www.omg.org/spec/DMN/20191111/MODEL/", "https://example.org/not-dmn/")
+    with pytest.raises(DiagramError, match="not a DMN file") as err:
+        load_files(files(**{"regional_contacts.dmn": text}), FORMS)
+    assert err.value.file_name == "regional_contacts.dmn" and err.value.line == 2
+
+
+def test_an_oversize_file_is_refused_before_parsing():
+    from engine.xmlsafe import MAX_BYTES
+    text = (BPMN_DIR / "decision.bpmn").read_text()
+    padded = text.replace("</bpmn:definitions>", "<!--" + "x" * MAX_BYTES + "--></bpmn:definitions>")
+    with pytest.raises(DiagramError, match="larger than") as err:
+        load_files(files(**{"decision.bpmn": padded}), FORMS)
+    assert err.value.file_name == "decision.bpmn"
+
+
+def test_a_doctype_hidden_in_another_encoding_is_still_refused():
+    text = (BPMN_DIR / "decision.bpmn").read_text().replace(
+        '<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE x>')
+    with pytest.raises(DiagramError) as err:
+        load_files(files(**{"decision.bpmn": text.encode("utf-16")}), FORMS)
+    assert err.value.file_name == "decision.bpmn"
+    assert "UTF-8" in str(err.value) or "DOCTYPE" in str(err.value)
+
+
+def test_an_entity_declaration_anywhere_is_refused_with_its_line():
+    text = (BPMN_DIR / "decision.bpmn").read_text().replace(
+        "<bpmn:collaboration", '<!ENTITY e "x">\n  <bpmn:collaboration', 1)
+    with pytest.raises(DiagramError, match="DOCTYPE and entity") as err:
+        load_files(files(**{"decision.bpmn": text}), FORMS)
+    assert err.value.line == 3
+
+
+@pytest.mark.parametrize("version,ok", [((6, 1, 0, 0), True), ((6, 0, 2, 0), False), ((5, 3, 1, 0), False)])
+def test_diagrams_are_parsed_only_with_lxml_6_1_or_newer(version, ok, monkeypatch):
+    from engine import xmlsafe
+    monkeypatch.setattr(xmlsafe.etree, "LXML_VERSION", version)
+    if ok:
+        load_files(files(), FORMS)
+        return
+    with pytest.raises(DiagramError, match=r"lxml .* is installed; .*6\.1 or newer"):
+        load_files(files(), FORMS)
+
+
+def test_the_installed_lxml_is_new_enough():
+    from engine.xmlsafe import MIN_LXML
+    assert etree.LXML_VERSION[:2] >= MIN_LXML

@@ -3,7 +3,7 @@ import hashlib
 
 from flask import Blueprint, jsonify, request
 
-from engine import cases, publishing, users, views
+from engine import case_moves, cases, publishing, users, views
 from engine.errors import AuthenticationFailed, InvalidSubmission, NotFound, TaskNotReady
 from engine.idempotency import Idempotency
 from engine.uow import retrying
@@ -93,6 +93,19 @@ def raise_message(case_id, name):
     case = _write(_scope(actor), lambda uow, idem: cases.raise_message(
         uow, system().processes, actor, case_id, name, body if body is not None else {}, idem))
     return jsonify(with_link(case)), 201
+
+
+@bp.route("/cases/<int:case_id>/move", methods=("POST",))
+def move_case(case_id):
+    """Move an open case to another published process version (policy staff): {"version": hash}."""
+    actor = api_actor()
+    body = _body()
+    if set(body) != {"version"}:
+        raise InvalidSubmission({key: ["Unknown field."] for key in set(body) - {"version"}} or
+                                {"version": ["Give the process version to move the case to."]})
+    moved = retrying(system().writing, lambda uow: case_moves.move_case(
+        uow, system().processes, actor, case_id, body["version"]))
+    return jsonify(moved)
 
 
 @bp.route("/tasks")

@@ -2,13 +2,14 @@
 from flask import jsonify, render_template, request
 
 from engine.errors import (
-    AuthenticationFailed, CasePurged, DiagramError, CaseClosed, InvalidSubmission, NotAllowed, NotFound, StaleCase, TaskNotReady,
-    TooManyAttempts,
+    AuthenticationFailed, CaseClosed, CasePurged, DiagramCodeFailed, DiagramError, InvalidSubmission, MoveRefused,
+    NotAllowed, NotFound, StaleCase, TaskNotReady, TooManyAttempts,
 )
 
 STATUS = {
     NotFound: 404, NotAllowed: 403, CasePurged: 410, TaskNotReady: 409, StaleCase: 409, CaseClosed: 409,
     AuthenticationFailed: 401, InvalidSubmission: 422, TooManyAttempts: 429, DiagramError: 503,
+    DiagramCodeFailed: 500, MoveRefused: 409,
 }
 
 
