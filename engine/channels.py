@@ -33,7 +33,7 @@ def email_message(sender: str, to: str, subject: str, body: str, message_id: str
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(body)
+    message.set_content(body, cte="quoted-printable")  # 7-bit clean: any SMTP server takes it
     return message
 
 

@@ -152,7 +152,8 @@ def _send(settings, message):
     except (Undelivered, Uncertain) as err:
         return err
     except Exception as err:  # a bug or an unexpected library error: we cannot tell whether it went out
-        log.exception("notification %d: unexpected error while sending", message.id)
+        # no traceback: its message could quote the address; the type names the problem
+        log.error("notification %d: unexpected %s while sending", message.id, type(err).__name__)
         return Uncertain(f"unexpected error ({type(err).__name__})")
     return None
 

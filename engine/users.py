@@ -77,7 +77,8 @@ EMAIL_HELP = "Give one email address such as name@example.org."
 
 
 def _valid_email(email: str) -> bool:
-    return len(email) <= 254 and EMAIL.fullmatch(email) is not None
+    # ASCII only: SMTP servers without SMTPUTF8 cannot take anything else
+    return len(email) <= 254 and email.isascii() and EMAIL.fullmatch(email) is not None
 
 
 def set_email(uow, username: str, email) -> str | None:

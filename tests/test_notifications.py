@@ -290,7 +290,8 @@ def test_no_email_or_webhook_post_carries_anything_the_case_recorded(api, client
     step("orla", "add_organizer_view", organizer_view="First time")
     step("tom", "decide_action", action="warning", warning_form="written", rationale=f"{HARASSER} did it",
          decided_with="Olga")
-    sent = [raw.decode("utf-8", "replace") for raw in smtp.raw] + [str(body) for body in hook.bodies]
+    decoded = ["\n".join(f"{k}: {v}" for k, v in m.items()) + "\n" + m.get_content() for m in smtp.received]
+    sent = [raw.decode("utf-8", "replace") for raw in smtp.raw] + decoded + [str(body) for body in hook.bodies]
     assert len(smtp.raw) >= 10 and len(hook.bodies) >= 8
     for text in sent:
         for secret in (*SECRETS, "Rae Porter"):

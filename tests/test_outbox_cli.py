@@ -54,6 +54,9 @@ def test_a_line_break_in_an_event_name_cannot_add_an_email_header():
                             "body", "<n-1@example.org>")
     assert message["Subject"] == "Task ready: X (Hack Bcc: eve@evil.test)" and message["Bcc"] is None
     assert b"\nBcc:" not in message.as_bytes()
+    accented = email_message("incidents@example.org", "olga@example.org", "Task ready: X (Hack Zürich)", "Zürich",
+                             "<n-2@example.org>")
+    assert accented["Subject"] == "Task ready: X (Hack Zürich)" and accented.as_bytes().isascii()
 
 
 @pytest.mark.parametrize("url, problem", [
@@ -83,8 +86,9 @@ def run(env, *args):
 
 def test_emails_and_webhooks_are_set_by_command_and_bad_ones_are_refused(env):
     assert run(env, "init").returncode == 0
-    bad = run(env, "user", "add", "sam", "--role", "onsite_staff", "--password", "long enough", "--email", "sam at x")
-    assert bad.returncode == 1 and "email: Give one email address" in bad.stderr
+    for address in ("sam at x", "sam@exämple.org", "sam@x.org\nBcc: eve@x.org"):
+        bad = run(env, "user", "add", "sam", "--role", "onsite_staff", "--password", "long enough", "--email", address)
+        assert bad.returncode == 1 and "email: Give one email address" in bad.stderr
     added = run(env, "user", "add", "sam", "--role", "onsite_staff", "--password", "long enough",
                 "--email", "sam@example.org")
     assert added.returncode == 0
