@@ -73,7 +73,8 @@ def _claim(system, now, due_only, seen, report):
     """Claim a batch; None when nothing is left. Messages that cannot go out are settled here."""
     waiting = (Notification.status == PENDING, Notification.next_attempt_at <= now if due_only else true(),
                Notification.id.not_in(seen) if seen else true())
-    stale = (Notification.status == SENDING, Notification.claimed_at < now - LEASE)
+    # leases run on the real clock, whatever `now` says about which messages are due
+    stale = (Notification.status == SENDING, Notification.claimed_at < utcnow() - LEASE)
     with system.reading() as uow:  # a cheap look first: no write lock when there is nothing to do
         if not uow.session.scalar(select(or_(exists().where(*waiting), exists().where(*stale)))):
             return None
@@ -89,7 +90,11 @@ def _claim(system, now, due_only, seen, report):
         claimed = []
         for n in session.scalars(query).all():
             seen.add(n.id)
-            message = _prepare(uow, system.settings, n, now)
+            try:
+                message = _prepare(uow, system.settings, n, now)
+            except Exception as err:  # one message that cannot be prepared must not block the queue behind it
+                log.error("notification %d: unexpected %s while preparing it", n.id, type(err).__name__)
+                message = _settle(n, FAILED, f"could not be prepared ({type(err).__name__})", now)
             if message is None:
                 report[n.status] += 1
             else:
@@ -117,7 +122,7 @@ def _prepare(uow, settings, n, now):
         if hook is None:
             return _settle(n, SKIPPED, "the event's webhook was removed", now)
         address = webhook_url(session, hook)
-    n.status, n.attempts, n.claimed_at = SENDING, n.attempts + 1, now
+    n.status, n.attempts, n.claimed_at = SENDING, n.attempts + 1, utcnow()
     return Outgoing(n.id, n.channel, address, **compose(n, settings.public_url),
                     message_id=_message_id(n, settings.smtp_from))
 

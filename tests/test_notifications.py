@@ -247,6 +247,16 @@ def test_a_sender_that_died_between_claim_and_record_leaves_the_message_unknown(
     assert smtp.received == []
 
 
+def test_a_message_that_cannot_be_prepared_fails_alone_and_does_not_block_the_others(system, people, smtp, hook):
+    with system.writing() as uow:  # a webhook URL sealed under another master key, say
+        uow.session.get(EventWebhook, EVENT).sealed_url = "s1.bm90IHNlYWxlZCB3aXRoIHRoaXMga2V5"
+        uow.commit()
+    open_case(system, people["onsite"])
+    assert delivery.deliver(system) == {"sent": 2, "failed": 1}
+    (failed,) = [m for m in _listed(system) if m["status"] == "failed"]
+    assert failed["channel"] == "webhook" and failed["detail"] == "could not be prepared (SealedValueError)"
+
+
 def test_a_task_done_before_the_sender_ran_is_not_announced(system, people, smtp):
     case = open_case(system, people["onsite"])
     do(system, people["onsite"], case["id"], "call_incident_team", CALL)
