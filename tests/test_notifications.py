@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, delivery, history, notifications, users, webhooks
+from engine import cases, delivery, history, notifications, users, views, webhooks
 from engine.models import EventWebhook, Notification, ReadyTaskRow, User, utcnow
 from tests.net import request
 from tests.sinks import SmtpSink, WebhookSink
@@ -116,13 +116,20 @@ def test_the_team_hears_of_every_case_and_organizers_only_of_their_events(system
         uow.commit()
     case = open_case(system, people["onsite"])
     for task, data in [*SAFE, ("choose_account_writer", {"written_by": "staff_transcription"}),
-                       ("transcribe_account", {"harasser_identification": "H", "behavior": "B", "approximate_time": "22:00"}),
+                       ("transcribe_account", {"harasser_identification": "H", "behavior": "B",
+                                               "approximate_time": "22:00"}),
                        ("send_report", {"report_reviewed": True})]:
         do(system, people["onsite"], case["id"], task, data)
     review = "Review the report against the Disciplinary Action Policy"
     assert sorted(r for title, _, r, _ in messages(system) if title == review) == ["tina", "tom"]
     assert sorted(r for title, _, r, _ in messages(system) if title == "Add the organizers' view") == ["bea", "orla"]
     assert {r for *_, r, _ in messages(system)} == {"olga", "bea", "tom", "tina", "orla"}  # never auditor or policy
+    with system.reading() as uow:  # told of a task exactly when it is in one's inbox
+        waiting = set(uow.session.scalars(select(ReadyTaskRow.id)))
+        for name in ("olga", "tom", "orla", "audrey", "pol", "bea", "oscar", "tina"):
+            inbox = {t["id"] for t in views.list_inbox(uow, users.actor_for(uow, name))}
+            told = set(uow.session.scalars(select(Notification.task_id).where(Notification.recipient == name)))
+            assert inbox == told & waiting, name
 
 
 def test_excluded_staff_are_never_told_and_the_event_webhook_stays_silent_about_their_case(
