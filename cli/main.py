@@ -1,5 +1,5 @@
 """`incidents`: init, serve, user management, demo users, diagram validation, process tests, publishing,
-moving a case to another process version, timers, verification and purge."""
+moving a case to another process version, timers, verification, purge and notifications."""
 import argparse
 import getpass
 import os
@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine import case_moves, history, publishing, retention, timers, users
+from engine import case_moves, delivery, history, notifications, publishing, retention, timers, users, webhooks
 from engine.config import Settings
 from engine.crypto import MasterKeyError
 from engine.diagrams import load_directory
@@ -87,6 +87,10 @@ def _shown(path):
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+def _refused(err: InvalidSubmission) -> int:
+    for field, messages in err.errors.items():
+        print(f"{field}: {' '.join(messages)}", file=sys.stderr)
+    return 1
 
 
 def cmd_user_add(args, settings):
@@ -95,13 +99,73 @@ def cmd_user_add(args, settings):
     system = _system(settings)
     try:
         with system.writing() as uow:
-            actor = users.add_user(uow, args.name, args.role, password, events=args.event)
+            actor = users.add_user(uow, args.name, args.role, password, events=args.event, email=args.email)
     except InvalidSubmission as err:
-        for field, messages in err.errors.items():
-            print(f"{field}: {' '.join(messages)}", file=sys.stderr)
-        return 1
+        return _refused(err)
     events = f"; events {', '.join(sorted(actor.events))}" if actor.events else ""
     print(f"added {actor.username} with roles {', '.join(sorted(actor.roles))}{events}")
+    return 0
+
+
+def cmd_user_set_email(args, settings):
+    """Set or remove the address a user's notifications are emailed to."""
+    system = _system(settings)
+    try:
+        with system.writing() as uow:
+            email = users.set_email(uow, args.name, args.email)
+    except InvalidSubmission as err:
+        return _refused(err)
+    print(f"{args.name}: notifications by email to {email}" if email else
+          f"{args.name}: no email address; notifications stay in the outbox")
+    return 0
+
+
+def cmd_webhook_set(args, settings):
+    """Tell an incoming webhook (Slack or Discord) about ready tasks of an event's cases."""
+    system = _system(settings)
+    try:
+        with system.writing() as uow:
+            hook = webhooks.set_webhook(uow, args.event, args.url)
+    except InvalidSubmission as err:
+        return _refused(err)
+    print(f"{hook['event_name']}: ready tasks are posted to the webhook at {hook['host']}")
+    return 0
+
+
+def cmd_webhook_remove(args, settings):
+    """Stop posting an event's ready tasks to its webhook."""
+    with _system(settings).writing() as uow:
+        removed = webhooks.remove_webhook(uow, args.event)
+    print(f"{args.event}: webhook removed" if removed else f"{args.event}: had no webhook")
+    return 0 if removed else 1
+
+
+def cmd_webhook_list(args, settings):
+    """List the events with a webhook (host only: the full URL is a credential)."""
+    with _system(settings).reading() as uow:
+        hooks = webhooks.list_webhooks(uow)
+    for hook in hooks:
+        print(f"{hook['event_name']}\t{hook['host']}")
+    print(f"{len(hooks)} webhooks")
+    return 0
+
+
+def cmd_outbox(args, settings):
+    """List the notifications, newest first; with --send, deliver every pending one now first."""
+    system = _system(settings)
+    if args.send:
+        report = delivery.deliver(system, due_only=False)
+        print("delivered: " + (", ".join(f"{n} {status}" for status, n in sorted(report.items())) or "nothing pending"))
+    try:
+        with system.reading() as uow:
+            messages = notifications.list_all(uow, status=args.status, limit=args.limit)
+    except InvalidSubmission as err:
+        return _refused(err)
+    for m in messages:
+        tries = f" after {m['attempts']} attempts" if m["attempts"] > 1 else ""
+        print(f"{m['id']}\t{m['created_at'][:16]}\t{m['status']}{tries}\t{m['channel']} {m['recipient']}\t"
+              f"{m['event_name']}: {m['title']}\t/tasks/{m['task_id']}" + (f"\t({m['detail']})" if m["detail"] else ""))
+    print(f"{len(messages)} notifications shown")
     return 0
 
 
@@ -112,9 +176,7 @@ def cmd_user_assign(args, settings):
         with system.writing() as uow:
             actor = users.assign_events(uow, args.name, args.event)
     except InvalidSubmission as err:
-        for field, messages in err.errors.items():
-            print(f"{field}: {' '.join(messages)}", file=sys.stderr)
-        return 1
+        return _refused(err)
     print(f"{actor.username} works at: {', '.join(sorted(actor.events))}")
     return 0
 
@@ -242,6 +304,7 @@ def cmd_serve(args, settings):
         system.processes.record_current(uow.session)
         uow.commit()
     os.environ.setdefault("INCIDENTS_TICK_SECONDS", "30")
+    os.environ.setdefault("INCIDENTS_SEND_SECONDS", "5")
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
             "--access-logfile", "-", "--access-logformat", '"%(m)s %(U)s" %(s)s %(L)ss',
             "--logger-class", "cli.gunicorn_logging.RedactingLogger",
@@ -272,7 +335,12 @@ def parser():
     add.add_argument("--role", action="append", required=True)
     add.add_argument("--password")
     add.add_argument("--event", action="append", default=[], help="an event the user works at (repeatable)")
+    add.add_argument("--email", help="where the user's notifications are emailed")
     add.set_defaults(func=cmd_user_add)
+    set_email = user.add_parser("set-email", help="set (or, without EMAIL, remove) a user's email address")
+    set_email.add_argument("name")
+    set_email.add_argument("email", nargs="?")
+    set_email.set_defaults(func=cmd_user_set_email)
     assign = user.add_parser("assign", help="add events a user works at")
     assign.add_argument("name")
     assign.add_argument("--event", action="append", required=True)
@@ -295,13 +363,32 @@ def parser():
     purge.add_argument("--closed-before", required=True, metavar="DATE", help="YYYY-MM-DD (UTC) or an ISO time")
     purge.add_argument("--dry-run", action="store_true", help="list the cases without purging them")
     purge.set_defaults(func=cmd_purge)
+    outbox = sub.add_parser("outbox", help="list the notifications (and with --send, deliver the pending ones now)")
+    outbox.add_argument("--send", action="store_true", help="deliver every pending notification now, then list")
+    outbox.add_argument("--status", choices=notifications.STATUSES, help="only notifications in this status")
+    outbox.add_argument("--limit", type=int, default=50, help="how many to list, newest first (default 50)")
+    outbox.set_defaults(func=cmd_outbox)
+    hook = sub.add_parser("webhook", help="incoming webhooks told about each event's ready tasks") \
+        .add_subparsers(dest="webhook_command", required=True)
+    hook_set = hook.add_parser("set", help="post an event's ready tasks to a Slack- or Discord-compatible webhook")
+    hook_set.add_argument("event")
+    hook_set.add_argument("url")
+    hook_set.set_defaults(func=cmd_webhook_set)
+    hook_remove = hook.add_parser("remove", help="stop posting an event's ready tasks")
+    hook_remove.add_argument("event")
+    hook_remove.set_defaults(func=cmd_webhook_remove)
+    hook.add_parser("list", help="events with a webhook").set_defaults(func=cmd_webhook_list)
     return p
 
 
 def main(argv=None):
     """Entry point of the `incidents` command."""
     args = parser().parse_args(argv)
-    return args.func(args, Settings.from_env()) or 0
+    try:
+        settings = Settings.from_env()
+    except ValueError as err:
+        raise SystemExit(f"incidents: {err}") from None
+    return args.func(args, settings) or 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ def is_excluded(actor, case_data: dict) -> bool:
 
 GLOBAL_READERS = frozenset({INCIDENT_TEAM, AUDITOR})
 EVENT_READERS = frozenset({ONSITE_STAFF, ORGANIZER})
+# the roles whose tasks reach every holder; on-site staff and organizers get only their events' tasks
+GLOBAL_TASK_ROLES = frozenset({INCIDENT_TEAM})
 
 
 def check_can_view(actor, case_data: dict) -> None:
@@ -42,6 +44,21 @@ def check_can_act(actor, case_data: dict, role: str) -> None:
     check_can_view(actor, case_data)
     if role not in actor.roles:
         raise NotAllowed(f"this task is for the role '{role}', which you do not hold")
+
+
+def is_told_of_task(actor, case_data: dict, role: str) -> bool:
+    """True when a ready task of this case for `role` belongs in `actor`'s inbox (and so in their notifications).
+
+    The incident team hears of its tasks on every case; on-site staff and organizers only on their
+    events' cases; excluded staff never; the reporter lane is no one's inbox (only the private link).
+    """
+    if role == REPORTER or role not in actor.roles:
+        return False
+    try:
+        check_can_act(actor, case_data, role)
+    except (NotFound, NotAllowed):
+        return False
+    return role in GLOBAL_TASK_ROLES or case_data.get("event_name") in actor.events
 
 
 def check_can_raise(actor, case_data: dict, allowed_roles) -> None:

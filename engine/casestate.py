@@ -10,6 +10,7 @@ from .crypto import token_digest
 from .errors import StaleCase
 
 from .models import ReadyTaskRow, ReporterLink, utcnow
+from .notifications import enqueue
 from .roles import REPORTER
 
 
@@ -20,7 +21,11 @@ def ready_rows(session, case_id):
 
 
 def store(session, runner, case, workflow):
-    """Write the workflow state, its data snapshot, status and ready tasks onto the case; return the ready rows."""
+    """Write the workflow state, its data snapshot, status and ready tasks onto the case; return the ready rows.
+
+    The messages telling people of newly ready tasks are written here too, in the same transaction:
+    a change that rolls back leaves no message behind.
+    """
     with session.no_autoflush:
         case.state = runner.dumps(workflow)
         case.data = runner.data(workflow)
@@ -32,9 +37,11 @@ def store(session, runner, case, workflow):
         case.updated_at = utcnow()
         ready = {t.id: t for t in runner.ready_tasks(workflow, case.data)}
         existing = {r.id: r for r in ready_rows(session, case.id)} if case.id is not None else {}
-        rows = []
+        rows, new = [], []
         for task_id, row in existing.items():
             if task_id in ready:
+                if row.role != ready[task_id].role:
+                    new.append(row)  # someone else acts on it now (the team took over on-site tasks): tell them
                 row.role = ready[task_id].role
                 row.title = ready[task_id].title  # a case moved to a newer version shows its wording
                 rows.append(row)
@@ -47,6 +54,7 @@ def store(session, runner, case, workflow):
                                role=task.role, ready_at=utcnow())
             session.add(row)
             rows.append(row)
+            new.append(row)
             if task.lane == REPORTER:
                 token = secrets.token_urlsafe(32)
                 session.add(ReporterLink(token_hash=token_digest(token), sealed_token=case.cipher.seal("reporter link", token),
@@ -56,6 +64,7 @@ def store(session, runner, case, workflow):
                                                                    ReporterLink.used_at.is_(None))):
                 if link.task_id not in ready:
                     link.used_at = utcnow()
+        enqueue(session, case, new)
     return sorted(rows, key=lambda r: (r.ready_at, r.id))
 
 

@@ -1,6 +1,6 @@
 """Settings, read once from INCIDENTS_* environment variables by whoever builds the application."""
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +23,18 @@ class Settings:
     secure_cookies: bool = False
     test_pause: str | None = None
     test_pause_file: str | None = None
+    send_seconds: float = 0
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
+
+    @property
+    def smtp_configured(self) -> bool:
+        """True when notifications go out by email; without it they stay in the outbox."""
+        return bool(self.smtp_host)
 
     @classmethod
     def from_env(cls, environ=None):
@@ -43,4 +55,20 @@ class Settings:
             secure_cookies=env.get("INCIDENTS_SECURE_COOKIES") == "1",
             test_pause=env.get("INCIDENTS_TEST_PAUSE") or None,
             test_pause_file=env.get("INCIDENTS_TEST_PAUSE_FILE") or None,
+            send_seconds=float(env.get("INCIDENTS_SEND_SECONDS", defaults.send_seconds)),
+            **_smtp(env, defaults),
         )
+
+
+def _smtp(env, defaults) -> dict:
+    """The INCIDENTS_SMTP_* settings; a host without a sender address is refused, naming the variable."""
+    host = env.get("INCIDENTS_SMTP_HOST") or None
+    sender = env.get("INCIDENTS_SMTP_FROM") or None
+    if host and not sender:
+        raise ValueError("INCIDENTS_SMTP_FROM (the sender address) is required when INCIDENTS_SMTP_HOST is set")
+    port = env.get("INCIDENTS_SMTP_PORT") or str(defaults.smtp_port)
+    if not port.isdigit():
+        raise ValueError(f"INCIDENTS_SMTP_PORT must be a port number, not {port!r}")
+    return {"smtp_host": host, "smtp_port": int(port), "smtp_username": env.get("INCIDENTS_SMTP_USERNAME") or None,
+            "smtp_password": env.get("INCIDENTS_SMTP_PASSWORD") or None, "smtp_from": sender,
+            "smtp_starttls": env.get("INCIDENTS_SMTP_STARTTLS", "1") != "0"}

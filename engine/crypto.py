@@ -13,7 +13,9 @@ import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SEALED = "s1."
 PUBLIC = "p1."
@@ -49,6 +51,8 @@ class MasterKey:
         self._aead = AESGCM(raw)
         # names the key in wrapped case keys, so a wrong key is reported as such, not as corrupt data
         self.id = hashlib.sha256(b"incidents master key\n" + raw).hexdigest()[:12]
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"incidents system secrets").derive(raw)
+        self.system_cipher = CaseCipher(derived)  # for credentials the system keeps (webhook URLs), not case data
 
     @classmethod
     def from_text(cls, text: str, where: str) -> "MasterKey":

@@ -40,6 +40,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # where notifications go; without one they are kept in the outbox only
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -236,3 +238,43 @@ class UserEvent(Base):
     __tablename__ = "user_events"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     event_name: Mapped[str] = mapped_column(String(300), primary_key=True)
+
+
+class Notification(Base):
+    """One message telling one recipient (a user by email, or an event's webhook) that a task is ready.
+
+    Written in the same transaction as the state change that made the task ready; the sender
+    delivers it later. It holds only what the message says: the task's title, the event and the task id.
+    """
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))  # "email" (to a user) or "webhook" (of an event)
+    recipient: Mapped[str] = mapped_column(String(300))  # the username, or the event name of the webhook
+    title: Mapped[str] = mapped_column(String(300))
+    event_name: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # why it is in its state: the last error, or why it was not sent; never personal data
+    detail: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (UniqueConstraint("task_id", "channel", "recipient", name="uq_notifications_task_recipient"),
+                      Index("ix_notifications_due", "status", "next_attempt_at"),
+                      Index("ix_notifications_recipient", "channel", "recipient", "created_at"))
+
+
+class EventWebhook(Base):
+    """The incoming webhook (Slack- or Discord-compatible) told about ready tasks of one event's cases.
+
+    Its URL is a credential (whoever has it can post to the channel), so it is kept sealed with the master key.
+    """
+
+    __tablename__ = "event_webhooks"
+    event_name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    sealed_url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

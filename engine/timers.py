@@ -1,12 +1,12 @@
 """Fires due timers: loads only cases whose earliest timer is due, one case per transaction, each once."""
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from . import history
+from .background import run_every
 from .casestate import commit, store
 from .errors import StaleCase
 from .models import Case, utcnow
@@ -78,25 +78,17 @@ def _fire(uow, processes, case) -> int:
     return len(new)
 
 
-def start_background_ticker(system, seconds: float) -> threading.Thread:
+def start_background_ticker(system, seconds: float):
     """Every `seconds`, adopt changed diagrams that validate and run `tick`, in a daemon thread.
 
     `incidents serve` runs one in each worker.
     """
-    def loop():
-        while not stop.wait(seconds):
-            try:
-                if system.processes.reload():  # changed diagrams are adopted only if they validate
-                    with system.writing() as uow:
-                        system.processes.record_current(uow.session)
-                        uow.commit()
-                report = tick(system)
-                if report.tasks:
-                    log.info("timers fired: %d tasks in %d cases", report.tasks, report.cases)
-            except Exception:  # keep ticking: one bad case must not stop escalations for the others
-                log.exception("tick failed")
-    stop = threading.Event()
-    thread = threading.Thread(target=loop, name="incidents-ticker", daemon=True)
-    thread.stop = stop
-    thread.start()
-    return thread
+    def once():
+        if system.processes.reload():  # changed diagrams are adopted only if they validate
+            with system.writing() as uow:
+                system.processes.record_current(uow.session)
+                uow.commit()
+        report = tick(system)
+        if report.tasks:
+            log.info("timers fired: %d tasks in %d cases", report.tasks, report.cases)
+    return run_every(seconds, "incidents-ticker", once)

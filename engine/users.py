@@ -16,6 +16,8 @@ from .roles import REPORTER, STAFF_ROLES
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 _DUMMY_HASH = _HASHER.hash("not a real password")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,79}$")
+# one address, nothing that could start another header or recipient
+EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+$")
 MIN_PASSWORD = 8
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -33,8 +35,8 @@ class Actor:
 REPORTER_ACTOR = Actor("reporter", frozenset({REPORTER}))
 
 
-def add_user(uow, username: str, roles, password: str, events=()) -> Actor:
-    """Create a user with argon2id-hashed password, roles and events, or raise InvalidSubmission."""
+def add_user(uow, username: str, roles, password: str, events=(), email=None) -> Actor:
+    """Create a user with argon2id-hashed password, roles, events and optional email, or raise InvalidSubmission."""
     errors = {}
     if not USERNAME.match(username or ""):
         errors["username"] = ["Use 2-80 lower-case letters, digits, '.', '_' or '-'."]
@@ -45,11 +47,13 @@ def add_user(uow, username: str, roles, password: str, events=()) -> Actor:
                            (f"; unknown: {', '.join(bad)}" if bad else "")]
     if len(password or "") < MIN_PASSWORD:
         errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    if email and not _valid_email(email):
+        errors["email"] = [EMAIL_HELP]
     if not errors and uow.session.scalars(select(User).where(User.username == username)).first():
         errors["username"] = ["This username is taken."]
     if errors:
         raise InvalidSubmission(errors)
-    user = User(username=username, password_hash=_HASHER.hash(password), roles=roles)
+    user = User(username=username, password_hash=_HASHER.hash(password), roles=roles, email=email or None)
     uow.session.add(user)
     uow.session.flush()
     events = _clean_events(events)
@@ -67,6 +71,32 @@ def assign_events(uow, username: str, events) -> Actor:
     uow.session.add_all(UserEvent(user_id=user.id, event_name=e) for e in _clean_events(events) if e not in have)
     uow.commit()
     return _actor(uow.session, user)
+
+
+EMAIL_HELP = "Give one email address such as name@example.org."
+
+
+def _valid_email(email: str) -> bool:
+    # ASCII only: SMTP servers without SMTPUTF8 cannot take anything else
+    return len(email) <= 254 and email.isascii() and EMAIL.fullmatch(email) is not None
+
+
+def set_email(uow, username: str, email) -> str | None:
+    """Set (or with None or "" remove) the address a user's notifications are emailed to; returns it."""
+    email = (email or "").strip() or None
+    if email is not None and not _valid_email(email):
+        raise InvalidSubmission({"email": [EMAIL_HELP]})
+    user = uow.session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise InvalidSubmission({"username": ["No such user."]})
+    user.email = email
+    uow.commit()
+    return email
+
+
+def email_of(session, username: str) -> str | None:
+    """The address of an active user, or None (no address, no such user, or disabled)."""
+    return session.scalar(select(User.email).where(User.username == username, User.active.is_(True)))
 
 
 def _clean_events(events):

@@ -5,7 +5,9 @@ Each takes a unit of work and plain values and returns plain data; nothing here 
 from sqlalchemy import and_, desc, or_, select
 
 from . import history
-from .access import EVENT_READERS, SANCTIONS, check_can_act, check_can_view, sees_reporter_link, visible_data
+from .access import (
+    EVENT_READERS, GLOBAL_TASK_ROLES, SANCTIONS, check_can_act, check_can_view, sees_reporter_link, visible_data,
+)
 from .casestate import commit, ready_rows
 from .crypto import token_digest
 from .errors import NotAllowed, NotFound, TaskNotReady
@@ -13,9 +15,6 @@ from .instructions import render_instructions
 from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink
 from .roles import AUDITOR, INCIDENT_TEAM, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
-
-
-GLOBAL_TASK_ROLES = frozenset({INCIDENT_TEAM})
 
 
 def list_inbox(uow, actor) -> list:

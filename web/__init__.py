@@ -10,6 +10,7 @@ from flask import Flask
 
 from engine import faults
 from engine.config import Settings
+from engine.delivery import start_background_sender
 from engine.system import build
 from engine.timers import start_background_ticker
 
@@ -63,6 +64,9 @@ def create_app(test_config=None):
     if settings.tick_seconds > 0:
         # every worker ticks; row locks make each due timer fire once however many workers share the database
         app.extensions["incidents_ticker"] = start_background_ticker(system, settings.tick_seconds)
+    if settings.send_seconds > 0:
+        # every worker sends; claims make each message go out once however many workers share the database
+        app.extensions["incidents_sender"] = start_background_sender(system, settings.send_seconds)
 
     from . import api, auth, errors, pages, policy, reporter
 

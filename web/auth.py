@@ -55,7 +55,7 @@ def register(app):
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-        if request.path.startswith(("/cases", "/tasks", "/r/", "/api/")) or request.path == "/":
+        if request.path.startswith(("/cases", "/tasks", "/outbox", "/r/", "/api/")) or request.path == "/":
             response.headers["Cache-Control"] = "no-store"
         return response
 

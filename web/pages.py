@@ -1,10 +1,10 @@
-"""Staff pages: inbox, opening a case, the case page and the task page."""
+"""Staff pages: inbox, opening a case, the case page, the task page and the notifications sent."""
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from engine import cases, views
+from engine import cases, notifications, views
 from engine.errors import InvalidSubmission
 from engine.uow import retrying
-from engine.roles import CASE_OPENING_ROLES
+from engine.roles import CASE_OPENING_ROLES, INCIDENT_TEAM
 from forms import INTAKE_FORM
 
 from .auth import login_required
@@ -14,6 +14,8 @@ from .markup import instructions_html
 
 bp = Blueprint("pages", __name__)
 
+STATUS_LABELS = {"pending": "waiting to be sent", "sending": "being sent", "sent": "sent", "failed": "not delivered",
+                 "outbox": "shown here only", "skipped": "not sent", "unknown": "may have been sent"}
 MESSAGE_LABELS = {"safety_concern": "Raise a safety concern", "attendee_distressed": "Log a distressed attendee",
                   "appeal": "Record an appeal"}
 
@@ -88,3 +90,14 @@ def task(task_id):
             return redirect(url_for("pages.case", case_id=view["case_id"]))
     return render_template("pages/task.html", task=view, instructions=instructions_html(view["instructions"]),
                            values=values, errors=errors), (422 if errors else 200)
+
+
+@bp.route("/outbox")
+@login_required
+def outbox():
+    """The notifications sent to the user and how each went; the incident team can list everyone's."""
+    everyone = request.args.get("all") == "1"
+    with system().reading() as uow:
+        messages = notifications.list_for(uow, g.actor, everyone=everyone)
+    return render_template("pages/outbox.html", messages=messages, everyone=everyone,
+                           may_see_all=INCIDENT_TEAM in g.actor.roles, STATUS_LABELS=STATUS_LABELS)

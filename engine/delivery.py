@@ -1,0 +1,193 @@
+"""The sender: claims due messages from the outbox, delivers each at most once, retries definite failures.
+
+Each message goes through three short transactions: claim (pending -> sending, attempts + 1; rows
+locked with SKIP LOCKED on PostgreSQL, the write lock taken at BEGIN on SQLite), send (outside any
+transaction, so a slow SMTP server never holds a database lock), record (sent, or back to pending
+with exponential backoff, or failed after MAX_ATTEMPTS).
+
+Never twice: a message is only sent again after a failure that proves it did not arrive (refused,
+or no connection). If the connection breaks after the message was handed over, or the sender dies
+between sending and recording, the message stays `unknown` (a claim older than LEASE becomes
+unknown) and is never sent again: the outbox shows it, and the task is in the recipient's inbox
+anyway. The cost of this choice is that a sender killed after claiming but before sending loses
+that one message; the alternative (send again after a crash) could tell someone twice.
+"""
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import exists, or_, select, true
+
+from . import users
+from .access import is_told_of_task
+from .background import run_every
+from .channels import Uncertain, Undelivered, email_message, post_webhook, send_email
+from .models import Case, EventWebhook, Notification, ReadyTaskRow, utcnow
+from .notifications import EMAIL, FAILED, OUTBOX, PENDING, SENDING, SENT, SKIPPED, UNKNOWN
+from .webhooks import webhook_url
+
+log = logging.getLogger(__name__)
+BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(hours=1)
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=10)
+BATCH = 20
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed message, ready to go: where to and what it says."""
+
+    id: int
+    channel: str
+    address: str
+    subject: str
+    text: str
+    line: str
+    message_id: str
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th definite failure: 30 s, 1 min, 2 min, ... at most an hour."""
+    return min(BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
+
+
+def deliver(system, now=None, due_only=True) -> Counter:
+    """Deliver every pending message that is due by `now` (with `due_only` False: every pending one), once each.
+
+    Returns how many messages it left in each status. Safe to run from several processes at once:
+    each message is claimed by exactly one of them.
+    """
+    now = now or utcnow()
+    report, seen = Counter(), set()
+    while True:
+        claimed = _claim(system, now, due_only, seen, report)
+        if claimed is None:
+            return report
+        for message in claimed:
+            report[_record(system, message, _send(system.settings, message), now)] += 1
+
+
+def _claim(system, now, due_only, seen, report):
+    """Claim a batch; None when nothing is left. Messages that cannot go out are settled here."""
+    waiting = (Notification.status == PENDING, Notification.next_attempt_at <= now if due_only else true(),
+               Notification.id.not_in(seen) if seen else true())
+    # leases run on the real clock, whatever `now` says about which messages are due
+    stale = (Notification.status == SENDING, Notification.claimed_at < utcnow() - LEASE)
+    with system.reading() as uow:  # a cheap look first: no write lock when there is nothing to do
+        if not uow.session.scalar(select(or_(exists().where(*waiting), exists().where(*stale)))):
+            return None
+    with system.writing() as uow:
+        session = uow.session
+        for n in session.scalars(select(Notification).where(*stale)):
+            _settle(n, UNKNOWN, "the sender stopped while delivering it; not sent again, so never twice", now)
+            report[UNKNOWN] += 1
+        query = select(Notification).where(*waiting).order_by(
+            Notification.next_attempt_at, Notification.id).limit(BATCH)
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed = []
+        for n in session.scalars(query).all():
+            seen.add(n.id)
+            try:
+                message = _prepare(uow, system.settings, n, now)
+            except Exception as err:  # one message that cannot be prepared must not block the queue behind it
+                log.error("notification %d: unexpected %s while preparing it", n.id, type(err).__name__)
+                message = _settle(n, FAILED, f"could not be prepared ({type(err).__name__})", now)
+            if message is None:
+                report[n.status] += 1
+            else:
+                claimed.append(message)
+        uow.commit()
+    return claimed
+
+
+def _prepare(uow, settings, n, now):
+    """Claim one message and return it ready to send, or settle it (skipped, outbox) and return None."""
+    session = uow.session
+    task = session.get(ReadyTaskRow, n.task_id)
+    if task is None:
+        return _settle(n, SKIPPED, "the task was done before the message went out", now)
+    if n.channel == EMAIL:
+        actor = users.actor_for(uow, n.recipient)
+        if actor is None or not is_told_of_task(actor, session.get(Case, n.case_id).data, task.role):
+            return _settle(n, SKIPPED, "the recipient no longer acts on this task", now)
+        address = users.email_of(session, n.recipient)
+        if not settings.smtp_configured or not address:
+            why = "no SMTP server is configured" if not settings.smtp_configured else "the user has no email address"
+            return _settle(n, OUTBOX, f"kept in the outbox: {why}", now)
+    else:
+        hook = session.get(EventWebhook, n.recipient)
+        if hook is None:
+            return _settle(n, SKIPPED, "the event's webhook was removed", now)
+        address = webhook_url(session, hook)
+    n.status, n.attempts, n.claimed_at = SENDING, n.attempts + 1, utcnow()
+    return Outgoing(n.id, n.channel, address, **compose(n, settings.public_url),
+                    message_id=_message_id(n, settings.smtp_from))
+
+
+def _settle(n, status, detail, now):
+    n.status, n.detail, n.done_at = status, detail, now
+    return None
+
+
+def compose(n, public_url) -> dict:
+    """A message's subject, email text and one-line form: the task's title, the event, the link; nothing else."""
+    link = f"{(public_url or '').rstrip('/')}/tasks/{n.task_id}"
+    return {"subject": f"Task ready: {n.title} ({n.event_name})",
+            "text": f"A task is waiting in Incidents.\n\nTask: {n.title}\nEvent: {n.event_name}\nOpen it: {link}\n\n"
+                    "This message names no one on purpose: sign in to see the case.\n",
+            "line": f"{n.title} · {n.event_name} · {link}"}
+
+
+def _message_id(n, sender) -> str:
+    domain = (sender or "").rpartition("@")[2] or "incidents.invalid"
+    return f"<notification-{n.id}.{n.task_id}@{domain}>"
+
+
+def _send(settings, message):
+    """Deliver one message; returns None when delivered, else the exception saying how it failed."""
+    try:
+        if message.channel == EMAIL:
+            send_email(settings, email_message(settings.smtp_from, message.address, message.subject, message.text,
+                                               message.message_id))
+        else:
+            post_webhook(message.address, webhook_payload(message.line))
+    except (Undelivered, Uncertain) as err:
+        return err
+    except Exception as err:  # a bug or an unexpected library error: we cannot tell whether it went out
+        # no traceback: its message could quote the address; the type names the problem
+        log.error("notification %d: unexpected %s while sending", message.id, type(err).__name__)
+        return Uncertain(f"unexpected error ({type(err).__name__})")
+    return None
+
+
+def webhook_payload(line: str) -> dict:
+    """One JSON body that Slack ("text") and Discord ("content") both accept; neither may ping anyone."""
+    line = f"Task ready: {line}"
+    slack = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # Slack's control characters
+    return {"text": slack, "content": line, "allowed_mentions": {"parse": []}}
+
+
+def _record(system, message, error, now) -> str:
+    """Write how the delivery went; a message is never put back to pending unless it certainly did not arrive."""
+    with system.writing() as uow:
+        n = uow.session.get(Notification, message.id)
+        if error is None:
+            n.status, n.detail, n.done_at = SENT, None, now
+        elif isinstance(error, Uncertain):
+            _settle(n, UNKNOWN, f"{error}; not sent again, so never twice", now)
+        elif n.attempts >= MAX_ATTEMPTS:
+            _settle(n, FAILED, f"gave up after {n.attempts} attempts: {error}", now)
+        else:
+            n.status, n.detail, n.next_attempt_at = PENDING, str(error), now + backoff(n.attempts)
+        uow.commit()
+        if error is not None:
+            log.warning("notification %d (%s): %s; now %s", n.id, n.channel, error, n.status)
+        return n.status
+
+
+def start_background_sender(system, seconds: float):
+    """Every `seconds`, deliver the due messages, in a daemon thread (`incidents serve` runs one per worker)."""
+    return run_every(seconds, "incidents-sender", lambda: deliver(system))

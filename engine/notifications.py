@@ -1,0 +1,91 @@
+"""The outbox: who is told that a task is ready, written in the transaction that made it ready, and listed.
+
+A message names the task's title, the event and a link to the task, nothing else: never the names,
+the account or any other data of the case. The sender (engine/delivery.py) delivers it later.
+"""
+from sqlalchemy import select
+
+from .access import is_told_of_task
+from .errors import InvalidSubmission, NotAllowed
+from .models import EventWebhook, Notification, User, UserEvent
+from .roles import INCIDENT_TEAM, REPORTER
+from .users import Actor
+
+EMAIL = "email"
+WEBHOOK = "webhook"
+
+PENDING = "pending"      # waiting for the sender (first try, or a retry after a definite failure)
+SENDING = "sending"      # claimed by a sender, being delivered right now
+SENT = "sent"            # delivered
+FAILED = "failed"        # every attempt failed definitely; given up
+OUTBOX = "outbox"        # not emailed (no SMTP server, or the user has no address): read it in the outbox
+SKIPPED = "skipped"      # not sent: the task was done first, or the recipient may no longer act on it
+UNKNOWN = "unknown"      # the sender stopped mid-delivery: it may have arrived, so it is never sent again
+STATUSES = (PENDING, SENDING, SENT, FAILED, OUTBOX, SKIPPED, UNKNOWN)
+
+
+def enqueue(session, case, rows) -> int:
+    """Add, in the caller's transaction, one message per recipient of each newly ready task; returns how many.
+
+    Recipients are the users whose inbox lists the task (engine/access.is_told_of_task: never excluded
+    staff, never the reporter lane) and the event's webhook, which is not told of a case with
+    excluded staff (they may read the channel). A task already notified is not notified again.
+    """
+    rows = [r for r in rows if r.lane != REPORTER]
+    if not rows:
+        return 0
+    people = _staff_of(session, case.event_name)
+    hook = not case.excluded_staff and session.get(EventWebhook, case.event_name) is not None
+    done = {tuple(r) for r in session.execute(select(Notification.task_id, Notification.channel, Notification.recipient)
+                                              .where(Notification.task_id.in_([r.id for r in rows])))}
+    added = 0
+    for row in rows:
+        recipients = [(EMAIL, actor.username) for actor in people if is_told_of_task(actor, case.data, row.role)]
+        if hook:
+            recipients.append((WEBHOOK, case.event_name))
+        for channel, recipient in recipients:
+            if (row.id, channel, recipient) not in done:
+                session.add(Notification(task_id=row.id, case_id=case.id, channel=channel, recipient=recipient,
+                                         title=row.title, event_name=case.event_name, status=PENDING, attempts=0))
+                added += 1
+    return added
+
+
+def _staff_of(session, event_name) -> list:
+    """Every active user as an Actor whose events are narrowed to `event_name` (all that matters here)."""
+    at_event = set(session.scalars(select(UserEvent.user_id).where(UserEvent.event_name == event_name)))
+    users = session.execute(select(User.id, User.username, User.roles).where(User.active.is_(True)))
+    return [Actor(username, frozenset(roles), frozenset({event_name}) if user_id in at_event else frozenset())
+            for user_id, username, roles in users]
+
+
+def list_for(uow, actor, everyone=False, limit=100) -> list:
+    """The messages sent to `actor`, newest first; with `everyone`, every message (the incident team only)."""
+    if everyone and INCIDENT_TEAM not in actor.roles:
+        raise NotAllowed("only the Incident Response Team sees everyone's notifications")
+    query = select(Notification)
+    if not everyone:
+        query = query.where(Notification.channel == EMAIL, Notification.recipient == actor.username)
+    return _listed(uow.session, query, limit)
+
+
+def list_all(uow, status=None, limit=100) -> list:
+    """Every message, newest first, optionally only those in one status (for the operator's command line)."""
+    if status is not None and status not in STATUSES:
+        raise InvalidSubmission({"status": [f"Choose one of {', '.join(STATUSES)}."]})
+    query = select(Notification)
+    if status is not None:
+        query = query.where(Notification.status == status)
+    return _listed(uow.session, query, limit)
+
+
+def _listed(session, query, limit) -> list:
+    rows = session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+    return [{"id": n.id, "task_id": n.task_id, "case_id": n.case_id, "channel": n.channel, "recipient": n.recipient,
+             "title": n.title, "event_name": n.event_name, "status": n.status, "attempts": n.attempts,
+             "detail": n.detail, "created_at": _iso(n.created_at), "done_at": _iso(n.done_at),
+             "next_attempt_at": _iso(n.next_attempt_at) if n.status == PENDING else None} for n in rows]
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
