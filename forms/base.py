@@ -8,7 +8,8 @@ MUST_TICK = "This must be done before you can continue."
 
 
 def _meta(kind, label, help, **extra):
-    return {"type": kind, "label": label, "help": help or "", **extra}
+    # "kind", not "type": OpenAPI generators copy a field's "type" metadata into the JSON Schema type
+    return {"kind": kind, "label": label, "help": help or "", **extra}
 
 
 def string(label, help=None, required=True, max_length=300):
@@ -102,7 +103,7 @@ class Form(Schema):
             meta = field.metadata
             choices = meta.get("choices")
             out.append({
-                "name": name, "type": meta["type"], "required": bool(field.required),
+                "name": name, "type": meta["kind"], "required": bool(field.required),
                 "choices": list(choices) if choices else None,
                 "choice_labels": dict(choices) if choices else None,
                 "label": meta["label"], "help": meta["help"], "widget": meta.get("widget"),

@@ -8,8 +8,12 @@ from engine.errors import AuthenticationFailed, InvalidSubmission, NotFound, Tas
 from engine.idempotency import Idempotency
 from engine.uow import retrying
 
+from . import openapi
 from .auth import api_actor
 from .context import system, with_link
+from .schemas import (
+    CaseSchema, HistoryEventSchema, ReceivedSchema, ReporterTaskSchema, TaskDetailSchema, TaskSummarySchema, TokenSchema,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -59,7 +63,13 @@ def create_token():
         actor = users.authenticate(uow, str(body.get("username", "")), str(body.get("password", "")))
     with system().writing() as uow:
         token = users.issue_token(uow, actor, system().settings.token_hours)
-    return jsonify({"token": token}), 201
+    return jsonify(TokenSchema().dump({"token": token})), 201
+
+
+@bp.route("/openapi.json")
+def openapi_document():
+    """This API described as an OpenAPI 3.1 document."""
+    return jsonify(openapi.document())
 
 
 @bp.route("/cases", methods=("POST",))
@@ -68,21 +78,22 @@ def open_case():
     actor = api_actor()
     body = _body()
     case = _write(_scope(actor), lambda uow, idem: cases.open_case(uow, system().processes, actor, body, idem))
-    return jsonify(with_link(case)), 201
+    return _case(case), 201
 
 
 @bp.route("/cases/<int:case_id>")
 def get_case(case_id):
     """One case with its data, ready tasks and (for its staff) the reporter's link."""
     actor = api_actor()
-    return jsonify(with_link(retrying(system().writing, lambda uow: views.get_case(uow, actor, case_id))))
+    return _case(retrying(system().writing, lambda uow: views.get_case(uow, actor, case_id)))
 
 
 @bp.route("/cases/<int:case_id>/history")
 def history(case_id):
     """The case's history in order."""
     actor = api_actor()
-    return jsonify(retrying(system().writing, lambda uow: views.case_history(uow, actor, case_id)))
+    return jsonify(HistoryEventSchema(many=True).dump(
+        retrying(system().writing, lambda uow: views.case_history(uow, actor, case_id))))
 
 
 @bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))
@@ -92,7 +103,7 @@ def raise_message(case_id, name):
     body = request.get_json(silent=True) if request.data else {}
     case = _write(_scope(actor), lambda uow, idem: cases.raise_message(
         uow, system().processes, actor, case_id, name, body if body is not None else {}, idem))
-    return jsonify(with_link(case)), 201
+    return _case(case), 201
 
 
 @bp.route("/tasks")
@@ -101,7 +112,7 @@ def list_tasks():
     actor = api_actor()
     with system().reading() as uow:
         tasks = views.list_inbox(uow, actor)
-    return jsonify([{k: t[k] for k in ("id", "case_id", "task", "title", "role")} for t in tasks])
+    return jsonify(TaskSummarySchema(many=True).dump(tasks))
 
 
 @bp.route("/tasks/<task_id>")
@@ -109,7 +120,7 @@ def get_task(task_id):
     """A task with its instructions and fields."""
     actor = api_actor()
     with system().reading() as uow:
-        return jsonify(_public_task(views.get_task(uow, system().processes, actor, task_id)))
+        return jsonify(TaskDetailSchema().dump(views.get_task(uow, system().processes, actor, task_id)))
 
 
 @bp.route("/tasks/<task_id>", methods=("POST",))
@@ -119,14 +130,14 @@ def complete_task(task_id):
     data = _data(_body())
     case = _write(_scope(actor), lambda uow, idem: cases.complete_task(
         uow, system().processes, actor, task_id, data, idem))
-    return jsonify(with_link(case)), 200
+    return _case(case), 200
 
 
 @bp.route("/reporter/<token>")
 def reporter_task(token):
     """The reporter's task through the private link."""
     with system().reading() as uow:
-        return jsonify(_public_task(views.reporter_task(uow, system().processes, token)))
+        return jsonify(ReporterTaskSchema().dump(views.reporter_task(uow, system().processes, token)))
 
 
 @bp.route("/reporter/<token>", methods=("POST",))
@@ -135,9 +146,9 @@ def complete_reporter_task(token):
     data = _data(_body())
     scope = "reporter:" + hashlib.sha256(token.encode()).hexdigest()[:40]
     answer = _write(scope, lambda uow, idem: cases.complete_reporter_task(uow, system().processes, token, data, idem))
-    return jsonify(answer), 200
+    return jsonify(ReceivedSchema().dump(answer)), 200
 
 
-def _public_task(view):
-    fields = [{k: f[k] for k in ("name", "type", "required", "choices", "label")} for f in view["fields"]]
-    return {**{k: v for k, v in view.items() if k not in ("fields", "documentation")}, "fields": fields}
+def _case(case):
+    """A case view as the API sends it: the reporter token turned into a link, only the documented keys."""
+    return jsonify(CaseSchema().dump(with_link(case)))
