@@ -16,6 +16,7 @@ from .users import REPORTER_ACTOR
 
 
 GLOBAL_TASK_ROLES = frozenset({INCIDENT_TEAM})
+MAX_CASE_ID = 2**31 - 1  # case ids are 32-bit integer columns; a larger id names no case
 
 
 def list_inbox(uow, actor) -> list:
@@ -148,7 +149,11 @@ def _record_access(uow, actor, case, what):
 
 def load_case(session, case_id) -> Case:
     """The case with this id, or NotFound."""
-    case = session.get(Case, case_id) if isinstance(case_id, int) or str(case_id).isdigit() else None
+    try:
+        key = int(case_id)
+    except (TypeError, ValueError):
+        key = None
+    case = session.get(Case, key) if key is not None and 0 < key <= MAX_CASE_ID else None
     if case is None:
         raise NotFound("no such case")
     return case
