@@ -30,7 +30,7 @@ def _write(scope, action):
     """Run a change, retrying on concurrent writes; with an Idempotency-Key a retry gets the stored answer."""
     key = request.headers.get("Idempotency-Key")
     idempotency = (Idempotency.for_request(scope, key, request.method, request.path, request.get_data())
-                   if key else None)
+                   if key is not None else None)  # an empty key is refused, not taken as no key
     try:
         return retrying(system().writing, lambda uow: action(uow, idempotency))
     except (TaskNotReady, NotFound):
