@@ -161,6 +161,9 @@ def test_unknown_task_and_case_get_404(api):
     assert api("olga").get("/api/tasks/not-a-uuid").status_code == 404
     assert api("olga").get("/api/cases/999").status_code == 404
     assert api("olga").get("/api/cases/999/history").status_code == 404
+    for too_big in (2**31, 2**63, 10**30):  # beyond the id column: once a 500 (OverflowError on SQLite)
+        assert api("olga").get(f"/api/cases/{too_big}").status_code == 404
+        assert api("olga").post(f"/api/cases/{too_big}/messages/safety_concern").status_code == 404
 
 
 def test_typename_keys_are_refused_before_they_reach_the_engine(api):
@@ -434,6 +437,10 @@ def test_idempotency_keys_are_checked_and_the_same_json_in_other_spacing_is_the_
     url = f"/api/tasks/{case['tasks'][0]['id']}"
     long_key = {**user.headers, "Idempotency-Key": "k" * 201}
     assert user.client.post(url, json={"data": {}}, headers=long_key).status_code == 422
+    empty_key = {**user.headers, "Idempotency-Key": ""}  # not taken as "no key": the client thinks it is covered
+    reply = user.client.post(url, json={"data": CALL_DATA}, headers=empty_key)
+    assert reply.status_code == 422 and "Idempotency-Key" in reply.get_json()["errors"]
+    assert [e["type"] for e in history(api, case["id"])] == ["case_started"]
     headers = {**user.headers, "Idempotency-Key": "spacing", "Content-Type": "application/json"}
     first = user.client.post(url, data='{"data": {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}}',
                              headers=headers)
