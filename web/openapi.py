@@ -150,7 +150,7 @@ def _openapi_path(rule: str) -> str:
 def _operations(rule, view) -> dict:
     endpoint = rule.endpoint.split(".", 1)[1]
     op = OPERATIONS[endpoint]
-    summary, _, description = inspect.getdoc(view).partition("\n")
+    summary, _, description = (inspect.getdoc(view) or endpoint).partition("\n")
     operation = {
         "operationId": endpoint, "summary": summary.strip(), "responses": _responses(op),
         "parameters": [_path_parameter(name) for name in sorted(rule.arguments)]
@@ -173,11 +173,13 @@ def _path_parameter(name) -> dict:
 
 def _responses(op) -> dict:
     if op.response is None:
-        content = {"type": "object", "description": "This document."}
+        content, said = {"type": "object"}, "This document."
     else:
         ref = {"$ref": f"#/components/schemas/{op.response}"}
         content = {"type": "array", "items": ref} if op.many else ref
-    out = {str(op.status): {"description": "Done.", "content": {"application/json": {"schema": content}}}}
+        said = inspect.getdoc(RESPONSES[op.response]).split("\n")[0]
+        said = f"A list, each: {said[0].lower()}{said[1:]}" if op.many else said
+    out = {str(op.status): {"description": said, "content": {"application/json": {"schema": content}}}}
     for status in op.errors:
         shape = "ValidationError" if status == 422 else "Error"
         out[str(status)] = {"description": ERRORS[status], "content": {
