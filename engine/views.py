@@ -2,6 +2,8 @@
 
 Each takes a unit of work and plain values and returns plain data; nothing here knows about HTTP.
 """
+import uuid
+
 from sqlalchemy import and_, desc, or_, select
 
 from . import history
@@ -161,6 +163,8 @@ def load_case(session, case_id) -> Case:
 
 def ready_task(session, actor, task_id):
     """The ready task row and its case; TaskNotReady if it was completed, NotFound if it never existed."""
+    if not _is_task_id(task_id):
+        raise NotFound("no such task")
     row = session.get(ReadyTaskRow, str(task_id))
     if row is not None:
         return row, session.get(Case, row.case_id)
@@ -169,6 +173,15 @@ def ready_task(session, actor, task_id):
         raise NotFound("no such task")
     check_can_view(actor, session.get(Case, done.case_id).data)
     raise TaskNotReady("this task was already completed")
+
+
+def _is_task_id(value) -> bool:
+    """Task ids are UUIDs; anything else names no task (and may hold what a database refuses, like NUL)."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def reporter_link_task(session, token):
