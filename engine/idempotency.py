@@ -20,8 +20,8 @@ class Idempotency:
     @classmethod
     def for_request(cls, scope, key, method, path, body: bytes):
         """Build one from the request line and body; the fingerprint tells a retry from a different request."""
-        if not 1 <= len(key) <= 200:
-            raise InvalidSubmission({"Idempotency-Key": ["Use a key of 1 to 200 characters."]})
+        if not 1 <= len(key) <= 200 or not key.isprintable():
+            raise InvalidSubmission({"Idempotency-Key": ["Use a key of 1 to 200 printable characters."]})
         try:  # the same JSON sent again with other spacing or key order is the same request
             body = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":")).encode()
         except ValueError:

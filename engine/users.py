@@ -118,6 +118,9 @@ def authenticate(uow, username: str, password: str) -> Actor:
     within FAILURE_WINDOW; failures are stored in the database, so the limit holds across workers.
     """
     username = (username or "")[:80]
+    if not USERNAME.match(username):  # no account has such a name: nothing is looked up or stored
+        _spend_a_check(password)
+        raise AuthenticationFailed("wrong username or password")
     session = uow.session
     since = utcnow() - FAILURE_WINDOW
     failures = session.scalar(select(func.count()).select_from(LoginFailure)
@@ -136,6 +139,14 @@ def authenticate(uow, username: str, password: str) -> Actor:
     session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     uow.commit()
     return _actor(session, user)
+
+
+def _spend_a_check(password):
+    """Verify against a dummy hash, so a refusal takes as long as one for a real account."""
+    try:
+        _HASHER.verify(_DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        pass
 
 
 def actor_for(uow, username: str):

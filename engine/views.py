@@ -2,6 +2,8 @@
 
 Each takes a unit of work and plain values and returns plain data; nothing here knows about HTTP.
 """
+import uuid
+
 from sqlalchemy import and_, desc, or_, select
 
 from . import history
@@ -15,6 +17,9 @@ from .instructions import render_instructions
 from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink
 from .roles import AUDITOR, INCIDENT_TEAM, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
+
+
+MAX_CASE_ID = 2**31 - 1  # case ids are 32-bit integer columns; a larger id names no case
 
 
 def list_inbox(uow, actor) -> list:
@@ -148,7 +153,11 @@ def _record_access(uow, actor, case, what):
 
 def load_case(session, case_id) -> Case:
     """The case with this id, or NotFound."""
-    case = session.get(Case, case_id) if isinstance(case_id, int) or str(case_id).isdigit() else None
+    try:
+        key = int(case_id)
+    except (TypeError, ValueError):
+        key = None
+    case = session.get(Case, key) if key is not None and 0 < key <= MAX_CASE_ID else None
     if case is None:
         raise NotFound("no such case")
     return case
@@ -156,6 +165,8 @@ def load_case(session, case_id) -> Case:
 
 def ready_task(session, actor, task_id):
     """The ready task row and its case; TaskNotReady if it was completed, NotFound if it never existed."""
+    if not _is_task_id(task_id):
+        raise NotFound("no such task")
     row = session.get(ReadyTaskRow, str(task_id))
     if row is not None:
         return row, session.get(Case, row.case_id)
@@ -164,6 +175,15 @@ def ready_task(session, actor, task_id):
         raise NotFound("no such task")
     check_can_view(actor, session.get(Case, done.case_id).data)
     raise TaskNotReady("this task was already completed")
+
+
+def _is_task_id(value) -> bool:
+    """Task ids are UUIDs; anything else names no task (and may hold what a database refuses, like NUL)."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def reporter_link_task(session, token):

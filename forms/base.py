@@ -5,10 +5,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 
 FORBIDDEN_KEYS = frozenset({"typename"})  # breaks SpiffWorkflow's serializer if stored in task data
 MUST_TICK = "This must be done before you can continue."
+NUL_MESSAGE = "Remove the NUL character (\\u0000): it cannot be stored."
 
 
 def _meta(kind, label, help, **extra):
-    return {"type": kind, "label": label, "help": help or "", **extra}
+    # "kind", not "type": OpenAPI generators copy a field's "type" metadata into the JSON Schema type
+    return {"kind": kind, "label": label, "help": help or "", **extra}
 
 
 def string(label, help=None, required=True, max_length=300):
@@ -57,16 +59,21 @@ def names(label, help=None, required=False):
                        metadata=_meta("list", label, help))
 
 
-def _forbidden_keys(value, path=""):
-    """Yield the paths of keys anywhere in `value` that the engine cannot store."""
-    if isinstance(value, dict):
+def _unstorable(value, path=""):
+    """Yield (path, message) for what the engine cannot store anywhere in `value`: reserved keys, NUL characters
+    (PostgreSQL text refuses them)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path.rstrip(".") or "_schema", NUL_MESSAGE
+    elif isinstance(value, dict):
         for key, item in value.items():
             if key in FORBIDDEN_KEYS:
-                yield f"{path}{key}"
-            yield from _forbidden_keys(item, f"{path}{key}.")
+                yield f"{path}{key}", "This name is reserved and cannot be used."
+            yield from _unstorable(key, f"{path}{key}.")
+            yield from _unstorable(item, f"{path}{key}.")
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _forbidden_keys(item, f"{path}{index}.")
+            yield from _unstorable(item, f"{path}{index}.")
 
 
 class Form(Schema):
@@ -78,12 +85,14 @@ class Form(Schema):
         unknown = RAISE
 
     @pre_load
-    def _reject_forbidden_keys(self, data, **kwargs):
+    def _reject_unstorable(self, data, **kwargs):
         if not isinstance(data, dict):
             raise ValidationError("The submission must be an object of field values.", "_schema")
-        bad = list(_forbidden_keys(data))
-        if bad:
-            raise ValidationError({key: ["This name is reserved and cannot be used."] for key in bad})
+        errors = {}
+        for path, message in _unstorable(data):
+            errors.setdefault(path, []).append(message)
+        if errors:
+            raise ValidationError(errors)
         return data
 
     @post_load
@@ -102,7 +111,7 @@ class Form(Schema):
             meta = field.metadata
             choices = meta.get("choices")
             out.append({
-                "name": name, "type": meta["type"], "required": bool(field.required),
+                "name": name, "type": meta["kind"], "required": bool(field.required),
                 "choices": list(choices) if choices else None,
                 "choice_labels": dict(choices) if choices else None,
                 "label": meta["label"], "help": meta["help"], "widget": meta.get("widget"),

@@ -18,6 +18,7 @@ from engine.db import make_engine, session_factories
 from engine.processes import ProcessRegistry
 from engine.system import Incidents
 from forms import FORMS
+from tests.conformance import check_answer
 from tests.net import free_port, request
 from web import create_app
 
@@ -106,8 +107,12 @@ def client(app):
 
 @pytest.fixture
 def api(client, staff):
-    """Call the JSON API as a named user: api('olga').get('/api/tasks')."""
+    """Call the JSON API as a named user: api('olga').get('/api/tasks'); each answer must match the document."""
     tokens = {}
+
+    def checked(method, url, response):
+        check_answer(client.application, method, url, response)
+        return response
 
     class As:
         def __init__(self, username):
@@ -119,10 +124,10 @@ def api(client, staff):
             self.client = client
 
         def get(self, url):
-            return client.get(url, headers=self.headers)
+            return checked("GET", url, client.get(url, headers=self.headers))
 
         def post(self, url, json=None):
-            return client.post(url, json=json, headers=self.headers)
+            return checked("POST", url, client.post(url, json=json, headers=self.headers))
 
     return As
 

@@ -161,6 +161,29 @@ def test_unknown_task_and_case_get_404(api):
     assert api("olga").get("/api/tasks/not-a-uuid").status_code == 404
     assert api("olga").get("/api/cases/999").status_code == 404
     assert api("olga").get("/api/cases/999/history").status_code == 404
+    for too_big in (2**31, 2**63, 10**30):  # beyond the id column: once a 500 (OverflowError on SQLite)
+        assert api("olga").get(f"/api/cases/{too_big}").status_code == 404
+        assert api("olga").post(f"/api/cases/{too_big}/messages/safety_concern").status_code == 404
+
+
+def test_nul_characters_are_refused_instead_of_reaching_the_database(api, client):
+    """PostgreSQL text refuses NUL; each of these was a 500 there before (found by fuzzing on PostgreSQL)."""
+    user = api("olga")
+    case = open_case(api)
+    assert user.get("/api/tasks/a%00b").status_code == 404
+    assert user.post("/api/tasks/a%00b", json={"data": {}}).status_code == 404
+    assert client.get("/api/reporter/a%00b").status_code == 404
+    assert client.post("/api/tokens", json={"username": "ol\u0000ga", "password": "x"}).status_code == 401
+    for intake in ({"event_name": "Hack\u0000API"}, {"excluded_staff": ["a\u0000"]}, {"reporter_name": "R\u0000"}):
+        reply = user.post("/api/cases", json={**INTAKE, **intake})
+        assert reply.status_code == 422 and reply.get_json()["errors"] == {
+            next(iter(intake)) + (".0" if "excluded_staff" in intake else ""):
+            ["Remove the NUL character (\\u0000): it cannot be stored."]}
+    reply = user.post(f"/api/tasks/{case['tasks'][0]['id']}", json={"data": {**CALL_DATA, "team_member_contacted": "\u0000"}})
+    assert reply.status_code == 422 and set(reply.get_json()["errors"]) == {"team_member_contacted"}
+    keyed = user.client.post("/api/cases", json=INTAKE, headers={**user.headers, "Idempotency-Key": "a\u0000"})
+    assert keyed.status_code == 422 and "Idempotency-Key" in keyed.get_json()["errors"]
+    assert [t["case_id"] for t in user.get("/api/tasks").get_json()] == [case["id"]]  # no case was opened
 
 
 def test_typename_keys_are_refused_before_they_reach_the_engine(api):
@@ -434,6 +457,10 @@ def test_idempotency_keys_are_checked_and_the_same_json_in_other_spacing_is_the_
     url = f"/api/tasks/{case['tasks'][0]['id']}"
     long_key = {**user.headers, "Idempotency-Key": "k" * 201}
     assert user.client.post(url, json={"data": {}}, headers=long_key).status_code == 422
+    empty_key = {**user.headers, "Idempotency-Key": ""}  # not taken as "no key": the client thinks it is covered
+    reply = user.client.post(url, json={"data": CALL_DATA}, headers=empty_key)
+    assert reply.status_code == 422 and "Idempotency-Key" in reply.get_json()["errors"]
+    assert [e["type"] for e in history(api, case["id"])] == ["case_started"]
     headers = {**user.headers, "Idempotency-Key": "spacing", "Content-Type": "application/json"}
     first = user.client.post(url, data='{"data": {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}}',
                              headers=headers)

@@ -2,14 +2,19 @@
 import hashlib
 
 from flask import Blueprint, jsonify, request
+from marshmallow import ValidationError
 
 from engine import case_moves, cases, publishing, users, views
 from engine.errors import AuthenticationFailed, InvalidSubmission, NotFound, TaskNotReady
 from engine.idempotency import Idempotency
 from engine.uow import retrying
 
+from . import openapi, schemas
 from .auth import api_actor
 from .context import system, with_link
+from .schemas import (
+    CaseSchema, HistoryEventSchema, ReceivedSchema, ReporterTaskSchema, TaskDetailSchema, TaskSummarySchema, TokenSchema,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -26,7 +31,7 @@ def _write(scope, action):
     """Run a change, retrying on concurrent writes; with an Idempotency-Key a retry gets the stored answer."""
     key = request.headers.get("Idempotency-Key")
     idempotency = (Idempotency.for_request(scope, key, request.method, request.path, request.get_data())
-                   if key else None)
+                   if key is not None else None)  # an empty key is refused, not taken as no key
     try:
         return retrying(system().writing, lambda uow: action(uow, idempotency))
     except (TaskNotReady, NotFound):
@@ -59,7 +64,13 @@ def create_token():
         actor = users.authenticate(uow, str(body.get("username", "")), str(body.get("password", "")))
     with system().writing() as uow:
         token = users.issue_token(uow, actor, system().settings.token_hours)
-    return jsonify({"token": token}), 201
+    return jsonify(TokenSchema().dump({"token": token})), 201
+
+
+@bp.route("/openapi.json")
+def openapi_document():
+    """This API described as an OpenAPI 3.1 document."""
+    return jsonify(openapi.document())
 
 
 @bp.route("/cases", methods=("POST",))
@@ -68,21 +79,22 @@ def open_case():
     actor = api_actor()
     body = _body()
     case = _write(_scope(actor), lambda uow, idem: cases.open_case(uow, system().processes, actor, body, idem))
-    return jsonify(with_link(case)), 201
+    return _case(case), 201
 
 
 @bp.route("/cases/<int:case_id>")
 def get_case(case_id):
     """One case with its data, ready tasks and (for its staff) the reporter's link."""
     actor = api_actor()
-    return jsonify(with_link(retrying(system().writing, lambda uow: views.get_case(uow, actor, case_id))))
+    return _case(retrying(system().writing, lambda uow: views.get_case(uow, actor, case_id)))
 
 
 @bp.route("/cases/<int:case_id>/history")
 def history(case_id):
     """The case's history in order."""
     actor = api_actor()
-    return jsonify(retrying(system().writing, lambda uow: views.case_history(uow, actor, case_id)))
+    return jsonify(HistoryEventSchema(many=True).dump(
+        retrying(system().writing, lambda uow: views.case_history(uow, actor, case_id))))
 
 
 @bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))
@@ -92,7 +104,7 @@ def raise_message(case_id, name):
     body = request.get_json(silent=True) if request.data else {}
     case = _write(_scope(actor), lambda uow, idem: cases.raise_message(
         uow, system().processes, actor, case_id, name, body if body is not None else {}, idem))
-    return jsonify(with_link(case)), 201
+    return _case(case), 201
 
 
 @bp.route("/cases/<int:case_id>/move", methods=("POST",))
@@ -105,7 +117,7 @@ def move_case(case_id):
                                 {"version": ["Give the process version to move the case to."]})
     moved = retrying(system().writing, lambda uow: case_moves.move_case(
         uow, system().processes, actor, case_id, body["version"]))
-    return jsonify(moved)
+    return jsonify(schemas.MovedSchema().dump(moved))
 
 
 @bp.route("/tasks")
@@ -114,7 +126,7 @@ def list_tasks():
     actor = api_actor()
     with system().reading() as uow:
         tasks = views.list_inbox(uow, actor)
-    return jsonify([{k: t[k] for k in ("id", "case_id", "task", "title", "role")} for t in tasks])
+    return jsonify(TaskSummarySchema(many=True).dump(tasks))
 
 
 @bp.route("/tasks/<task_id>")
@@ -122,7 +134,7 @@ def get_task(task_id):
     """A task with its instructions and fields."""
     actor = api_actor()
     with system().reading() as uow:
-        return jsonify(_public_task(views.get_task(uow, system().processes, actor, task_id)))
+        return jsonify(TaskDetailSchema().dump(views.get_task(uow, system().processes, actor, task_id)))
 
 
 @bp.route("/tasks/<task_id>", methods=("POST",))
@@ -132,14 +144,14 @@ def complete_task(task_id):
     data = _data(_body())
     case = _write(_scope(actor), lambda uow, idem: cases.complete_task(
         uow, system().processes, actor, task_id, data, idem))
-    return jsonify(with_link(case)), 200
+    return _case(case), 200
 
 
 @bp.route("/reporter/<token>")
 def reporter_task(token):
     """The reporter's task through the private link."""
     with system().reading() as uow:
-        return jsonify(_public_task(views.reporter_task(uow, system().processes, token)))
+        return jsonify(ReporterTaskSchema().dump(views.reporter_task(uow, system().processes, token)))
 
 
 @bp.route("/reporter/<token>", methods=("POST",))
@@ -148,7 +160,7 @@ def complete_reporter_task(token):
     data = _data(_body())
     scope = "reporter:" + hashlib.sha256(token.encode()).hexdigest()[:40]
     answer = _write(scope, lambda uow, idem: cases.complete_reporter_task(uow, system().processes, token, data, idem))
-    return jsonify(answer), 200
+    return jsonify(ReceivedSchema().dump(answer)), 200
 
 
 @bp.route("/process/versions")
@@ -156,15 +168,18 @@ def process_versions():
     """Published versions, newest first, with what each changed."""
     actor = api_actor()
     with system().reading() as uow:
-        return jsonify(publishing.list_versions(uow, actor))
+        listed = publishing.list_versions(uow, actor)
+    return jsonify(schemas.VersionSchema(many=True).dump(
+        [{**v, "changes": None if v["changes"] is None else _changes(v["changes"])} for v in listed]))
 
 
-@bp.route("/process/versions/<version>/files/<name>")
-def process_file(version, name):
+@bp.route("/process/versions/<version>/files/<file_name>")
+def process_file(version, file_name):
     """One file of a published version."""
     actor = api_actor()
     with system().reading() as uow:
-        return jsonify({"name": name, "text": publishing.version_file(uow, actor, version, name)})
+        text = publishing.version_file(uow, actor, version, file_name)
+    return jsonify(schemas.VersionFileSchema().dump({"name": file_name, "text": text}))
 
 
 @bp.route("/process/diff/<old>/<new>")
@@ -173,7 +188,8 @@ def process_diff(old, new):
     actor = api_actor()
     with system().reading() as uow:
         found = publishing.compare(uow, actor, old, new)
-    return jsonify({k: found[k] for k in ("from", "to", "changes")})
+    return jsonify(schemas.VersionDiffSchema().dump({"from_": found["from"], "to": found["to"],
+                                                     "changes": _changes(found["changes"])}))
 
 
 @bp.route("/process/drafts", methods=("POST",))
@@ -181,14 +197,27 @@ def create_draft():
     """Validate changed files as a draft: {"files": {name: text}, "remove": [...], "based_on": hash,
     "tests": {name.yaml: text}} (process tests run on the draft with bpmn/tests/)."""
     actor = api_actor()
-    body = _body()
-    unknown = set(body) - {"files", "remove", "based_on", "tests"}
-    if unknown:
-        raise InvalidSubmission({key: ["Unknown field."] for key in unknown})
+    body = _load(schemas.DraftRequestSchema, _body())
     with system().writing() as uow:
         draft = publishing.create_draft(uow, system().processes, actor, body.get("files") or {},
                                         body.get("remove") or [], body.get("based_on"), body.get("tests"))
-    return jsonify(draft), 201
+    return jsonify(_draft(draft)), 201
+
+
+def _load(schema, body) -> dict:
+    """The body checked against its documented schema: wrong types and unknown fields are a 422."""
+    try:
+        return schema().load(body)
+    except ValidationError as err:
+        raise InvalidSubmission({k: v if isinstance(v, list) else [str(v)] for k, v in err.messages.items()}) from None
+
+
+def _changes(changes):
+    return [{**{k: v for k, v in c.items() if k != "fields"}, "fields_": c["fields"]} for c in changes]
+
+
+def _draft(draft):
+    return schemas.DraftSchema().dump({**draft, "changes": _changes(draft["changes"])})
 
 
 @bp.route("/process/drafts/<int:draft_id>")
@@ -196,19 +225,19 @@ def get_draft(draft_id):
     """A draft with its errors and changes."""
     actor = api_actor()
     with system().reading() as uow:
-        return jsonify(publishing.get_draft(uow, system().processes, actor, draft_id))
+        return jsonify(_draft(publishing.get_draft(uow, system().processes, actor, draft_id)))
 
 
 @bp.route("/process/drafts/<int:draft_id>/publish", methods=("POST",))
 def publish_draft(draft_id):
     """Publish a valid draft: {"note": "what changes and why"}."""
     actor = api_actor()
-    body = _body()
+    body = _load(schemas.PublishSchema, _body())
     with system().writing() as uow:
         version = publishing.publish_draft(uow, system().processes, actor, draft_id, body.get("note"))
-    return jsonify(version), 201
+    return jsonify(schemas.VersionSchema().dump(version)), 201
 
 
-def _public_task(view):
-    fields = [{k: f[k] for k in ("name", "type", "required", "choices", "label")} for f in view["fields"]]
-    return {**{k: v for k, v in view.items() if k not in ("fields", "documentation")}, "fields": fields}
+def _case(case):
+    """A case view as the API sends it: the reporter token turned into a link, only the documented keys."""
+    return jsonify(CaseSchema().dump(with_link(case)))

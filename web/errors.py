@@ -6,6 +6,8 @@ from engine.errors import (
     NotAllowed, NotFound, StaleCase, TaskNotReady, TooManyAttempts,
 )
 
+from .schemas import ErrorSchema, ValidationErrorSchema
+
 STATUS = {
     NotFound: 404, NotAllowed: 403, CasePurged: 410, TaskNotReady: 409, StaleCase: 409, CaseClosed: 409,
     AuthenticationFailed: 401, InvalidSubmission: 422, TooManyAttempts: 429, DiagramError: 503,
@@ -29,8 +31,8 @@ def _handler(status):
     def handle(err):
         if _is_api():
             if isinstance(err, InvalidSubmission):
-                return jsonify({"errors": err.errors}), status
-            return jsonify({"error": str(err)}), status
+                return jsonify(ValidationErrorSchema().dump({"errors": err.errors})), status
+            return jsonify(ErrorSchema().dump({"error": str(err)})), status
         return render_template("error.html", status=status, message=str(err)), status
     return handle
 
@@ -41,6 +43,6 @@ def _http_handler(code):
         if code == 500:
             message = "Something went wrong on our side. Nothing was saved."
         if _is_api():
-            return jsonify({"error": message}), code
+            return jsonify(ErrorSchema().dump({"error": message})), code
         return render_template("error.html", status=code, message=message), code
     return handle
