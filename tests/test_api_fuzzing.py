@@ -172,6 +172,7 @@ def hidden_from_excluded_staff(hidden):
             assert response.status_code in (404, 413, 422), (
                 f"{case.operation.label} answered {response.status_code} to staff the reporter excluded")
         return True
+    check.__name__ = "hidden_from_excluded_staff"  # the name a failure report shows
     return check
 
 
@@ -189,6 +190,7 @@ def refused_without_credentials(routes):
         elif label not in PUBLIC:
             assert status == 401, f"{label} answered {status} without valid credentials"
         return True
+    check.__name__ = "refused_without_credentials"  # the name a failure report shows
     return check
 
 
