@@ -244,6 +244,12 @@ def test_messages_are_refused_for_unknown_names_wrong_roles_and_closed_cases(api
     assert api("olga").post(f"/api/cases/{case['id']}/messages/fire_alarm").status_code == 404
     assert api("audrey").post(f"/api/cases/{case['id']}/messages/safety_concern").status_code == 403
     assert api("tom").post(f"/api/cases/{case['id']}/messages/appeal").status_code == 409
+    user = api("olga")
+    for body in ("null", "not json", "[]"):  # once taken as "no note" and accepted (found by schemathesis)
+        reply = user.client.post(f"/api/cases/{case['id']}/messages/safety_concern", data=body,
+                                 headers={**user.headers, "Content-Type": "application/json"})
+        assert reply.status_code == 422 and "_schema" in reply.get_json()["errors"], body
+    assert [e["type"] for e in history(api, case["id"])] == ["case_started"]
 
 
 def test_the_longest_path_runs_through_the_api(api, client):

@@ -16,15 +16,18 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
-from werkzeug.exceptions import HTTPException
 from schemathesis.specs.openapi.checks import (
     content_type_conformance, ignored_auth, negative_data_rejection, response_schema_conformance,
     status_code_conformance,
 )
+from werkzeug.exceptions import HTTPException
 
 from tests.test_api import CALL_DATA, INTAKE, do, open_case, to_report_sent
 
 USERS = {"onsite_staff": "olga", "incident_team": "tom", "organizer": "orla", "auditor": "audrey", "policy": "pol"}
+# each role runs once, the runs spread over both databases (both for every role would double the time)
+ROLE_RUNS = [("onsite_staff", "postgresql"), ("incident_team", "sqlite"), ("organizer", "postgresql"),
+             ("auditor", "sqlite"), ("policy", "postgresql")]
 PUBLIC = {"POST /api/tokens", "GET /api/openapi.json"}
 REPORTER_LINK = {"GET /api/reporter/{token}", "POST /api/reporter/{token}"}
 READ_CASE = {"GET /api/cases/{case_id}", "GET /api/cases/{case_id}/history", "GET /api/tasks"}
@@ -58,9 +61,10 @@ def seeded(api, make_user):
     do(api, "olga", by_reporter, "support_victim", offered_private_place=True, explained_role_and_asked=True,
        gave_emergency_contacts=True)
     link = do(api, "olga", by_reporter, "choose_account_writer", written_by="reporter")["reporter_link"]
-    tasks = [t["id"] for user in ("olga", "tom", "orla") for t in api(user).get("/api/tasks").get_json()]
-    return {"case_id": [fresh["id"], reported, hidden, by_reporter], "task_id": tasks,
-            "token": [link.rsplit("/", 1)[1]], "call_task": fresh["tasks"][0]["id"]}
+    tasks = [t for user in ("olga", "tom", "orla") for t in api(user).get("/api/tasks").get_json()]
+    return {"case_id": [fresh["id"], reported, hidden, by_reporter], "task_id": [t["id"] for t in tasks],
+            "token": [link.rsplit("/", 1)[1]], "call_task": fresh["tasks"][0]["id"],
+            "hidden": {"case_id": hidden, "task_ids": {t["id"] for t in tasks if t["case_id"] == hidden}}}
 
 
 def _config(max_examples, generate_credentials):
@@ -120,9 +124,9 @@ def _load(app, known, max_examples, generate_credentials, seen):
     return loaded
 
 
-@pytest.fixture(params=list(USERS))
+@pytest.fixture
 def role(request):
-    """Each staff role in turn (a parameter of the schema fixture: schemathesis's tests take no parameters)."""
+    """The role of this run (parametrized indirectly: schemathesis's tests take no parameters of their own)."""
     return request.param
 
 
@@ -153,8 +157,23 @@ anonymous = schemathesis.pytest.from_fixture("anonymous_schema")
 
 @staff.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
-def test_every_role_gets_documented_answers_and_no_server_error(case, token):
-    case.call_and_validate(headers={"Authorization": token}, checks=CHECKS + [ignored_auth])
+@pytest.mark.parametrize(("role", "database_url"), ROLE_RUNS, indirect=True)
+def test_every_role_gets_documented_answers_and_no_server_error(case, token, role, seeded):
+    checks = CHECKS + [ignored_auth] + ([hidden_from_excluded_staff(seeded["hidden"])] if role == "onsite_staff" else [])
+    case.call_and_validate(headers={"Authorization": token}, checks=checks)
+
+
+def hidden_from_excluded_staff(hidden):
+    """A check for olga's run: the case whose reporter excluded her answers as if it did not exist."""
+    def check(ctx, response, case):
+        params = case.path_parameters or {}
+        if str(params.get("case_id")) == str(hidden["case_id"]) or params.get("task_id") in hidden["task_ids"]:
+            # 422 and 413 come from the body or a header, refused before the case is looked up
+            assert response.status_code in (404, 413, 422), (
+                f"{case.operation.label} answered {response.status_code} to staff the reporter excluded")
+        return True
+    check.__name__ = "hidden_from_excluded_staff"  # the name a failure report shows
+    return check
 
 
 def refused_without_credentials(routes):
@@ -171,6 +190,7 @@ def refused_without_credentials(routes):
         elif label not in PUBLIC:
             assert status == 401, f"{label} answered {status} without valid credentials"
         return True
+    check.__name__ = "refused_without_credentials"  # the name a failure report shows
     return check
 
 
@@ -184,6 +204,7 @@ def _routed(routes, path, method) -> bool:
 
 @anonymous.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_without_valid_credentials_only_public_operations_answer(case, app):
     checks = CHECKS + [refused_without_credentials(app.url_map.bind("localhost"))]
     case.call_and_validate(checks=checks)  # with the made-up bearer token generated, if any

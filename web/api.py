@@ -101,9 +101,9 @@ def history(case_id):
 def raise_message(case_id, name):
     """Raise safety_concern, attendee_distressed (open case) or appeal (closed, sanctioned case)."""
     actor = api_actor()
-    body = request.get_json(silent=True) if request.data else {}
+    body = _body() if request.data else {}  # no body is no note; any body must be a JSON object
     case = _write(_scope(actor), lambda uow, idem: cases.raise_message(
-        uow, system().processes, actor, case_id, name, body if body is not None else {}, idem))
+        uow, system().processes, actor, case_id, name, body, idem))
     return _case(case), 201
 
 
