@@ -11,6 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from .errors import DiagramError, RestrictedCodeError
+from .clock import put_timers_on_the_case_clock
 from .event_subprocesses import isolate
 from .instructions import check_template
 from .roles import TASK_ROLES
@@ -83,6 +84,7 @@ def load_files(files: dict, forms: dict, stored=False) -> ProcessVersion:
     except ValidationException as err:
         raise _from_spiff(err, None) from None
     event_subprocesses = isolate(spec, *subprocess_specs.values())
+    put_timers_on_the_case_clock(spec, *subprocess_specs.values())
     user_tasks = {}
     messages = set()
     for name, tree in trees.items():
