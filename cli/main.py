@@ -1,4 +1,5 @@
-"""`incidents`: init, serve, user management, demo users, diagram validation, timers, verification and purge."""
+"""`incidents`: init, serve, user management, demo users, diagram validation, timers, verification, replay,
+export and purge."""
 import argparse
 import getpass
 import os
@@ -12,6 +13,8 @@ from engine.diagrams import load_directory
 from engine.errors import DiagramError, InvalidSubmission
 from engine.system import build
 from forms import FORMS
+
+from . import audit_commands
 
 DEMO_EVENT = "Demo Hackathon"
 DEMO_USERS = [
@@ -96,8 +99,13 @@ def cmd_seed_demo(args, settings):
 
 
 def cmd_verify(args, settings):
-    """Check every case's hash chain; name the first broken link of each broken case (needs no master key)."""
+    """Check every case's hash chain; name the first broken link of each broken case (needs no master key).
+
+    With --all, also replay every case (needs the master key).
+    """
     system = _system(settings, need_key=False)
+    if args.all:
+        return audit_commands.cmd_verify_all(args, system)
     checked = broken = events = 0
     with system.reading() as uow:
         for report in history.verify_all(uow.session):
@@ -131,6 +139,21 @@ def cmd_purge(args, settings):
         return 2
     print(f"{len(ids)} closed cases purged: {', '.join(map(str, ids)) or 'none'}")
     return 0
+
+
+def cmd_replay(args, settings):
+    """Replay one case's history and compare it with the recorded state after every step."""
+    return audit_commands.cmd_replay(args, _system(settings, need_key=False))
+
+
+def cmd_export(args, settings):
+    """Export one case as JSON Lines plus a printable HTML report."""
+    return audit_commands.cmd_export(args, _system(settings, need_key=False))
+
+
+def cmd_verify_export(args, settings):
+    """Check an export file without the database, the server or any key."""
+    return audit_commands.cmd_verify_export(args)
 
 
 def cmd_tick(args, settings):
@@ -179,7 +202,22 @@ def parser():
     assign.add_argument("--event", action="append", required=True)
     assign.set_defaults(func=cmd_user_assign)
     sub.add_parser("seed-demo", help="create demo users for every role").set_defaults(func=cmd_seed_demo)
-    sub.add_parser("verify", help="check the hash chain of every case history").set_defaults(func=cmd_verify)
+    verify = sub.add_parser("verify", help="check the hash chain of every case history")
+    verify.add_argument("--all", action="store_true", help="also replay every case (needs the master key)")
+    verify.set_defaults(func=cmd_verify)
+    replay = sub.add_parser("replay", help="replay a case and compare it with its recorded state after every step")
+    replay.add_argument("case", type=int)
+    replay.add_argument("--step", type=int, metavar="N", help="also show the state after event N (a recorded view)")
+    replay.set_defaults(func=cmd_replay)
+    exporting = sub.add_parser("export", help="export one case as JSON Lines and a printable report")
+    exporting.add_argument("case", type=int)
+    exporting.add_argument("--output", required=True, metavar="FILE", help="the JSON Lines file to write")
+    exporting.add_argument("--report", metavar="FILE", help="the HTML report (default: FILE with .html)")
+    exporting.set_defaults(func=cmd_export)
+    checking = sub.add_parser("verify-export", help="check an export file (no database, no key needed)")
+    checking.add_argument("file")
+    checking.add_argument("--head", metavar="HASH", help="the head hash the export must end in")
+    checking.set_defaults(func=cmd_verify_export)
     sub.add_parser("tick", help="fire the timers that are due").set_defaults(func=cmd_tick)
     purge = sub.add_parser("purge", help="destroy the keys of cases closed before a date (crypto-shredding)")
     purge.add_argument("--closed-before", required=True, metavar="DATE", help="YYYY-MM-DD (UTC) or an ISO time")

@@ -5,6 +5,7 @@ Whatever shows case data records the view in the history first, like every other
 """
 import getpass
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
@@ -53,6 +54,12 @@ def operator_name() -> str:
     return f"command line ({getpass.getuser()})"
 
 
+def need_key(session) -> None:
+    """Raise MasterKeyError unless the session can open case data."""
+    if session.info.get("master_key") is None:
+        raise MasterKeyError("replaying a case needs its data: set INCIDENTS_MASTER_KEY or INCIDENTS_MASTER_KEY_FILE")
+
+
 def recorded(rows) -> list:
     """The case's event rows as replay takes them, decrypted."""
     return [Recorded(seq=e.seq, at=e.at, type=e.type, task=e.task, task_id=e.task_id, data=e.data,
@@ -88,11 +95,12 @@ def verdict(session, processes, case, rows=None, on_step=None) -> Verdict:
         return Verdict(case.id, "broken", chain.events, problem=chain.problem)
     if case.purged:
         return Verdict(case.id, "purged", chain.events)
-    _need_key(session)
+    need_key(session)
     replayer, diverged = replay_events(session, processes, case, recorded(rows), on_step)
     if diverged is not None:
         return Verdict(case.id, "differs", len(rows), replayer.checked, diverged.seq, diverged.problem)
-    final = compare_final(replayer, case.data, [r.task for r in ready_rows(session, case.id)], case.status)
+    final = compare_final(replayer, case.data, [r.task for r in ready_rows(session, case.id)], case.status,
+                          case.state)
     if final is not None:
         last = rows[-1].seq if rows else 0
         return Verdict(case.id, "differs", len(rows), replayer.checked, last,
@@ -122,6 +130,14 @@ def read_snapshot(session, case_id):
     return case, history.events_of(session, case.id)
 
 
+def audit_summary(uow, actor, case_id) -> dict:
+    """The case's id, event, status and process version for its audit pages (no case data: not a recorded view)."""
+    case = load_case(uow.session, case_id)
+    check_can_audit(actor, case.data)
+    return {"id": case.id, "event_name": case.event_name, "status": case.status,
+            "process_version": case.process_version, "events": case.last_seq}
+
+
 def replay_case(uow, processes, actor, case_id, step=None) -> dict:
     """The replay verdict of one case; with `step`, also its state after event `step` (a recorded view)."""
     case = load_case(uow.session, case_id)
@@ -135,7 +151,7 @@ def operator_replay(uow, processes, operator, case_id, step=None) -> dict:
     """The same for the command line's operator (no user account; a view of data is recorded all the same)."""
     case = load_case(uow.session, case_id)
     if step is not None and not case.purged:
-        record_access(uow, _Named(operator), case, f"replayed to event {step} (command line)", role=OPERATOR)
+        record_access(uow, SimpleNamespace(username=operator), case, f"replayed to event {step} (command line)", role=OPERATOR)
     return _replay_view(uow.session, processes, None, case, step, steps=True)
 
 
@@ -175,17 +191,6 @@ def process_file(uow, processes, actor, case_id, name) -> str:
 # ------------------------------------------------------------------ helpers
 
 _CHANGES = frozenset({"case_started", "task_completed", "message_raised", "timer_fired"})
-
-
-@dataclass(frozen=True)
-class _Named:
-    username: str
-    roles: frozenset = frozenset()
-
-
-def _need_key(session):
-    if session.info.get("master_key") is None:
-        raise MasterKeyError("replaying a case needs its data: set INCIDENTS_MASTER_KEY or INCIDENTS_MASTER_KEY_FILE")
 
 
 def _empty_markers():

@@ -117,10 +117,15 @@ def _check_call_targets(trees):
 
 def content_hash(files: dict, forms: dict) -> str:
     """Hash the files' bytes and the forms' field descriptions: equal content, equal version."""
+    return version_hash(files, describe_forms(forms))
+
+
+def version_hash(files: dict, described_forms: dict) -> str:
+    """The hash of files given as {name: bytes} and forms as described (what process_versions stores)."""
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name] + b"\0")
-    digest.update(json.dumps(describe_forms(forms), sort_keys=True).encode())
+    digest.update(json.dumps(described_forms, sort_keys=True).encode())
     return digest.hexdigest()
 
 

@@ -9,7 +9,7 @@ database: the caller hands in the decrypted events.
 """
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from . import snapshots
 
@@ -166,19 +166,60 @@ class Replayer:
             self._mapped.add(replayed_id)
 
 
-def compare_final(replayer, stored_data: dict, stored_ready: list, stored_status: str) -> str | None:
-    """How the replay's final state differs from the case as stored (field names only, never values), or None."""
+def compare_final(replayer, stored_data: dict, stored_ready: list, stored_status: str,
+                  stored_state: str | None = None) -> str | None:
+    """How the replay's final state differs from the case as stored (field names only, never values), or None.
+
+    Compared: the ready task rows, the case data, the status and, from the stored workflow state
+    itself, its ready tasks, its data and when its next timer is due (within TIMER_SLACK: events
+    recorded before the case clock existed started timers a few milliseconds before their time).
+    """
     replayed_ready = sorted(t.task for t in replayer.ready())
     if sorted(stored_ready) != replayed_ready:
         return f"ready tasks differ: stored {sorted(stored_ready)}, replay {replayed_ready}"
     data = replayer.data()
-    stored = json.loads(json.dumps(stored_data))
-    if data != stored:
-        fields = sorted(k for k in set(data) | set(stored) if data.get(k, _MISSING) != stored.get(k, _MISSING))
-        return f"the case data differs in: {', '.join(fields)}"
-    if stored_status in ("open", "closed") and replayer.status() != stored_status:
-        return f"the case is {stored_status} but the replay is {replayer.status()}"
+    problem = _data_difference("the case data", _plain(stored_data), data)
+    if problem is None and stored_status in ("open", "closed") and replayer.status() != stored_status:
+        problem = f"the case is {stored_status} but the replay is {replayer.status()}"
+    if problem is None and stored_state is not None:
+        problem = _state_difference(replayer, stored_state, replayed_ready, data)
+    return problem
+
+
+TIMER_SLACK = timedelta(seconds=5)
+
+
+def _state_difference(replayer, stored_state, replayed_ready, data):
+    runner = replayer.runner
+    try:
+        stored = runner.loads(stored_state)
+    except Exception as err:  # a state that does not load is as different as it gets
+        return f"the stored workflow state does not load ({type(err).__name__})"
+    ready = sorted(t.task for t in runner.ready_tasks(stored))
+    if ready != replayed_ready:
+        return f"the stored workflow state has other ready tasks: {ready}, replay {replayed_ready}"
+    problem = _data_difference("the stored workflow state's data", _plain(runner.data(stored)), data)
+    if problem is not None:
+        return problem
+    due, replayed_due = runner.next_due(stored), runner.next_due(replayer.workflow)
+    if (due is None) != (replayed_due is None) or (due is not None and abs(due - replayed_due) > TIMER_SLACK):
+        return f"the stored workflow's next timer is due {_when(due)}, in the replay {_when(replayed_due)}"
     return None
+
+
+def _data_difference(what, stored, replayed):
+    if stored == replayed:
+        return None
+    fields = sorted(k for k in set(stored) | set(replayed) if stored.get(k, _MISSING) != replayed.get(k, _MISSING))
+    return f"{what} differs in: {', '.join(fields)}"
+
+
+def _plain(value):
+    return json.loads(json.dumps(value))
+
+
+def _when(moment):
+    return moment.isoformat() if moment is not None else "never"
 
 
 _MISSING = object()

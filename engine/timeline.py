@@ -18,12 +18,15 @@ def timeline(uow, processes, actor, case_id, types=(), roles=()) -> dict:
     case = load_case(uow.session, case_id)
     check_can_audit(actor, case.data)
     record_access(uow, actor, case, "timeline")
-    return entries(uow.session, processes, actor, case_id, types, roles)
+    case, rows = read_snapshot(uow.session, case_id)
+    return entries(uow.session, processes, actor, case, rows, types, roles)
 
 
-def entries(session, processes, actor, case_id, types=(), roles=()) -> dict:
-    """The timeline without access checks or records (the caller did both): see `timeline`."""
-    case, rows = read_snapshot(session, case_id)
+def entries(session, processes, actor, case, rows, types=(), roles=()) -> dict:
+    """The timeline of `case` from its event `rows`, as `actor` may see it (None: unredacted, for the operator).
+
+    No access check and no record of the view here: the caller does both.
+    """
     events = recorded(rows)
     runner = processes.runner(case.process_version, session)
     after = {}  # seq -> the case data after that event, for every event the replay reproduced
@@ -33,17 +36,19 @@ def entries(session, processes, actor, case_id, types=(), roles=()) -> dict:
     found = verdict(session, processes, case, rows, on_step)
     titles = {key: spec.name for key, spec in runner.version.user_tasks.items()}
     current = case.data
+
+    def see(data):
+        return data if actor is None or data is None else visible_data(actor, data, current)
     out, before = [], {}
     for event, row in zip(events, rows):
         replayed = event.seq in after
         now = after.get(event.seq) if after.get(event.seq) is not None else before
-        entered = None if event.data is None else visible_data(actor, event.data, current)
+        entered = see(event.data)
         out.append({"seq": event.seq, "at": event.at.isoformat(), "actor": event.actor, "role": event.role,
                     "type": event.type, "task": event.task, "title": titles.get(event.task),
                     "process_version": row.process_version,
                     "entered": entered, "replayed": replayed,
-                    "changes": changes(visible_data(actor, before, current), visible_data(actor, now, current),
-                                       entered) if replayed else None})
+                    "changes": changes(see(before), see(now), entered) if replayed else None})
         before = now
     shown = [e for e in out if (not types or e["type"] in types) and (not roles or e["role"] in roles)]
     return {"case": {"id": case.id, "status": case.status, "event_name": case.event_name,

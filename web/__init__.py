@@ -64,9 +64,10 @@ def create_app(test_config=None):
         # every worker ticks; row locks make each due timer fire once however many workers share the database
         app.extensions["incidents_ticker"] = start_background_ticker(system, settings.tick_seconds)
 
-    from . import api, auth, errors, pages, reporter
+    from . import api, audit, auth, errors, pages, reporter
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(reporter.bp)
     app.register_blueprint(api.bp)

@@ -3,7 +3,7 @@ import hashlib
 
 from flask import Blueprint, jsonify, request
 
-from engine import cases, users, views
+from engine import audit, cases, users, views
 from engine.errors import AuthenticationFailed, InvalidSubmission, NotFound, TaskNotReady
 from engine.idempotency import Idempotency
 from engine.uow import retrying
@@ -83,6 +83,21 @@ def history(case_id):
     """The case's history in order."""
     actor = api_actor()
     return jsonify(retrying(system().writing, lambda uow: views.case_history(uow, actor, case_id)))
+
+
+@bp.route("/cases/<int:case_id>/replay")
+def replay(case_id):
+    """Replay the case and compare it with its recorded state: verified, or the first step that differs.
+
+    With ?step=N the answer also holds the state after event N (a recorded view of the case's data).
+    """
+    actor = api_actor()
+    step = request.args.get("step")
+    if step is not None and not step.isdigit():
+        raise InvalidSubmission({"step": ["Give the number of an event (1, 2, ...)."]})
+    step = int(step) if step is not None else None
+    unit = system().writing if step is not None else system().reading
+    return jsonify(retrying(unit, lambda uow: audit.replay_case(uow, system().processes, actor, case_id, step)))
 
 
 @bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))
