@@ -1,5 +1,5 @@
 """`incidents`: init, serve, user management, demo users, diagram validation, process tests, publishing,
-moving a case to another process version, timers, verification, purge and notifications."""
+moving a case to another process version, timers, verification, replay, export, purge and notifications."""
 import argparse
 import getpass
 import os
@@ -15,6 +15,8 @@ from engine.errors import DiagramError, IncidentsError, InvalidSubmission, NotAl
 from engine.processtests import every_element, run_process_tests
 from engine.system import build
 from forms import FORMS
+
+from . import audit_commands
 
 DEMO_EVENT = "Demo Hackathon"
 DEMO_USERS = [
@@ -196,8 +198,13 @@ def cmd_seed_demo(args, settings):
 
 
 def cmd_verify(args, settings):
-    """Check every case's hash chain; name the first broken link of each broken case (needs no master key)."""
+    """Check every case's hash chain; name the first broken link of each broken case (needs no master key).
+
+    With --all, also replay every case (needs the master key).
+    """
     system = _system(settings, need_key=False)
+    if args.all:
+        return audit_commands.cmd_verify_all(args, system)
     checked = broken = events = 0
     with system.reading() as uow:
         for report in history.verify_all(uow.session):
@@ -288,6 +295,19 @@ def cmd_move_case(args, settings):
     print(f"case {moved['id']} moved from version {moved['moved_from'][:12]} to {moved['process_version'][:12]}; "
           f"ready: {', '.join(moved['tasks']) or 'none'}")
     return 0
+def cmd_replay(args, settings):
+    """Replay one case's history and compare it with the recorded state after every step."""
+    return audit_commands.cmd_replay(args, _system(settings, need_key=False))
+
+
+def cmd_export(args, settings):
+    """Export one case as JSON Lines plus a printable HTML report."""
+    return audit_commands.cmd_export(args, _system(settings, need_key=False))
+
+
+def cmd_verify_export(args, settings):
+    """Check an export file without the database, the server or any key."""
+    return audit_commands.cmd_verify_export(args)
 
 
 def cmd_tick(args, settings):
@@ -346,7 +366,22 @@ def parser():
     assign.add_argument("--event", action="append", required=True)
     assign.set_defaults(func=cmd_user_assign)
     sub.add_parser("seed-demo", help="create demo users for every role").set_defaults(func=cmd_seed_demo)
-    sub.add_parser("verify", help="check the hash chain of every case history").set_defaults(func=cmd_verify)
+    verify = sub.add_parser("verify", help="check the hash chain of every case history")
+    verify.add_argument("--all", action="store_true", help="also replay every case (needs the master key)")
+    verify.set_defaults(func=cmd_verify)
+    replay = sub.add_parser("replay", help="replay a case and compare it with its recorded state after every step")
+    replay.add_argument("case", type=int)
+    replay.add_argument("--step", type=int, metavar="N", help="also show the state after event N (a recorded view)")
+    replay.set_defaults(func=cmd_replay)
+    exporting = sub.add_parser("export", help="export one case as JSON Lines and a printable report")
+    exporting.add_argument("case", type=int)
+    exporting.add_argument("--output", required=True, metavar="FILE", help="the JSON Lines file to write")
+    exporting.add_argument("--report", metavar="FILE", help="the HTML report (default: FILE with .html)")
+    exporting.set_defaults(func=cmd_export)
+    checking = sub.add_parser("verify-export", help="check an export file (no database, no key needed)")
+    checking.add_argument("file")
+    checking.add_argument("--head", metavar="HASH", help="the head hash the export must end in")
+    checking.set_defaults(func=cmd_verify_export)
     sub.add_parser("tick", help="fire the timers that are due").set_defaults(func=cmd_tick)
     publish = sub.add_parser("publish", help="validate changed diagrams, DMN tables and forms and publish them")
     publish.add_argument("paths", nargs="+", metavar="PATH", help=".bpmn, .dmn or .form.yaml files")

@@ -39,6 +39,16 @@ def check_can_view(actor, case_data: dict) -> None:
     raise NotAllowed("your roles do not give access to case data")
 
 
+AUDIT_READERS = frozenset({AUDITOR, INCIDENT_TEAM})
+
+
+def check_can_audit(actor, case_data: dict) -> None:
+    """Raise unless `actor` may open a case's audit views (timeline, replay, the case on its diagram)."""
+    check_can_view(actor, case_data)
+    if not actor.roles & AUDIT_READERS:
+        raise NotAllowed("the case timeline and replay are for auditors and the Incident Response Team")
+
+
 def check_can_act(actor, case_data: dict, role: str) -> None:
     """Raise unless `actor` may complete a task whose acting role is `role` on this case."""
     check_can_view(actor, case_data)

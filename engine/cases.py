@@ -9,14 +9,14 @@ from sqlalchemy import select
 
 from forms import INTAKE_FORM
 
-from . import history
+from . import history, snapshots
 from .access import check_can_act, check_can_raise, check_can_view
 from .casestate import commit, flush, store
 from .errors import CaseClosed, CasePurged, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
 from .faults import checkpoint
 from .idempotency import finish
 from .identities import identifying_words
-from .models import Case, User, UserEvent
+from .models import Case, User, UserEvent, utcnow
 from .roles import CASE_OPENING_ROLES, INCIDENT_TEAM, MESSAGE_ROLES, ONSITE_STAFF, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
 from .views import case_view, load_case, ready_task, reporter_link_task
@@ -83,14 +83,16 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     data["onsite_staff_available"] = _onsite_staff_left(uow.session, data["event_name"], data["excluded_staff"])
     session = uow.session
     runner = processes.runner(processes.latest_hash(session), session)
-    workflow = runner.start(data)
+    now = utcnow()
+    workflow = runner.start(data, at=now)
     case = Case(process_version=runner.version.hash, event_name=data["event_name"],
                 excluded_staff=list(data["excluded_staff"]))
     case.use_key(*session.info["master_key"].new_case_key())
     session.add(case)
     flush(session)
     rows = store(session, runner, case, workflow)
-    history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data)
+    history.append(session, case, actor.username, data["opened_by_role"], "case_started", None, None, data,
+                   at=now, after=snapshots.of_case(case, rows))
     flush(session)
     log.info("case %s opened on version %s", case.id, case.process_version[:12])
     return finish(uow, idempotency, case_view(case, rows, actor, session), commit, case)
@@ -154,12 +156,14 @@ def raise_message(uow, processes, actor, case_id, name, payload, idempotency=Non
     if note:
         message["note"] = note
     before = {t.id for t in runner.ready_tasks(workflow)}
-    runner.catch_message(workflow, name, message)
+    now = utcnow()
+    runner.catch_message(workflow, name, message, at=now)
     if not {t.id for t in runner.ready_tasks(workflow)} - before:
         # a message nothing reacts to must not look accepted: a safety step would be silently lost
         raise TaskNotReady(f"this case is not waiting for '{name}'")
     rows = store(session, runner, case, workflow)
-    history.append(session, case, actor.username, role, "message_raised", name, None, message)
+    history.append(session, case, actor.username, role, "message_raised", name, None, message, at=now,
+                   after=snapshots.of_case(case, rows))
     flush(session)
     log.info("case %s: message %s raised by %s", case.id, name, role)
     return finish(uow, idempotency, case_view(case, rows, actor, session), commit, case)
@@ -197,10 +201,12 @@ def _complete(uow, processes, actor, case, row, data):
     clean = clean_answers(form, data, case.data)
     checkpoint("after_validation")
     workflow = runner.loads(case.state)
-    runner.complete(workflow, row.id, clean)
+    now = utcnow()
+    runner.complete(workflow, row.id, clean, at=now)
     checkpoint("after_engine_step")
     rows = store(session, runner, case, workflow)
-    history.append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean)
+    history.append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean, at=now,
+                   after=snapshots.of_case(case, rows))
     flush(session)
     log.info("case %s: task %s completed by %s", case.id, row.task, row.role)
     checkpoint("after_flush")

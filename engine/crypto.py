@@ -7,6 +7,7 @@ readable after its key is gone.
 """
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -93,10 +94,17 @@ class MasterKey:
 
 
 class CaseCipher:
-    """Seals and opens one case's values with its own key."""
+    """Seals and opens one case's values with its own key, and digests them with a key derived from it."""
 
     def __init__(self, raw: bytes):
         self._aead = AESGCM(raw)
+        # one-way from the case key: it checks plaintext against digests but opens nothing
+        self.digest_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                               info=b"incidents case digest key").derive(raw)
+
+    def digest(self, purpose: str, value) -> str:
+        """The case's keyed digest of a JSON value (see `digest`)."""
+        return digest(self.digest_key, purpose, value)
 
     def seal(self, purpose: str, value) -> str:
         """Encrypt a JSON value; `purpose` (the column it is for) is bound to it."""
@@ -114,6 +122,15 @@ class CaseCipher:
             return json.loads(self._aead.decrypt(blob[:12], blob[12:], purpose.encode()))
         except InvalidTag:
             raise SealedValueError(f"a {purpose} value does not open with its case's key") from None
+
+
+def digest(key: bytes, purpose: str, value) -> str:
+    """HMAC-SHA256 of a JSON value's canonical encoding, bound to `purpose`.
+
+    Keyed per case, so a digest kept in plain sight allows no guessing of the data, and it is
+    destroyed with the case key when the case is purged.
+    """
+    return hmac.new(key, purpose.encode() + b"\n" + _json(value), hashlib.sha256).hexdigest()
 
 
 def public(value) -> str:

@@ -18,6 +18,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from forms.declarative import SUFFIX as FORM_SUFFIX, FormDefinitionError, compile_forms
 
 from .errors import DiagramError, RestrictedCodeError
+from .clock import put_timers_on_the_case_clock
 from .event_subprocesses import isolate
 from .instructions import check_template
 from .loops import check_loop_markers, check_loops
@@ -109,6 +110,7 @@ def load_files(files: dict, forms: dict, stored=False) -> ProcessVersion:
     except ValidationException as err:
         raise _from_spiff(err, None) from None
     event_subprocesses = isolate(spec, *subprocess_specs.values())
+    put_timers_on_the_case_clock(spec, *subprocess_specs.values())
     user_tasks = {}
     messages = set()
     for name, tree in trees.items():
@@ -182,10 +184,15 @@ def _validate_dmn(name, tree):
 
 def content_hash(files: dict, forms: dict) -> str:
     """Hash the files' bytes and the forms' field descriptions: equal content, equal version."""
+    return version_hash(files, describe_forms(forms))
+
+
+def version_hash(files: dict, described_forms: dict) -> str:
+    """The hash of files given as {name: bytes} and forms as described (what process_versions stores)."""
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name] + b"\0")
-    digest.update(json.dumps(describe_forms(forms), sort_keys=True).encode())
+    digest.update(json.dumps(described_forms, sort_keys=True).encode())
     return digest.hexdigest()
 
 

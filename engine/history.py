@@ -7,7 +7,7 @@ from datetime import timezone
 from sqlalchemy import event, select
 
 from .crypto import public
-from .models import Case, CaseEvent, utcnow
+from .models import EVENT_DATA, Case, CaseEvent, utcnow
 
 GENESIS = "0" * 64
 
@@ -31,10 +31,19 @@ def canonical(fields: dict) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _fields(e) -> dict:
-    return {"case_id": e.case_id, "seq": e.seq, "at": e.at.astimezone(timezone.utc).isoformat(), "actor": e.actor,
-            "role": e.role, "type": e.type, "task": e.task, "task_id": e.task_id, "sealed_data": e.sealed_data,
-            "process_version": e.process_version}
+# recorded from revision 0009 on; left out of the hashed fields when empty, so older chains still verify
+OPTIONAL_FIELDS = ("after", "data_mac")
+
+
+def hashed_fields(e) -> dict:
+    """The fields of an event (a CaseEvent or anything with the same attributes) that its hash covers."""
+    fields = {"case_id": e.case_id, "seq": e.seq, "at": e.at.astimezone(timezone.utc).isoformat(),
+              "actor": e.actor, "role": e.role, "type": e.type, "task": e.task, "task_id": e.task_id,
+              "sealed_data": e.sealed_data, "process_version": e.process_version}
+    for name in OPTIONAL_FIELDS:
+        if getattr(e, name, None) is not None:
+            fields[name] = getattr(e, name)
+    return fields
 
 
 def event_hash(prev_hash: str, e) -> str:
@@ -42,20 +51,26 @@ def event_hash(prev_hash: str, e) -> str:
 
     It covers the data as stored (sealed), so a chain still verifies without keys and after a purge.
     """
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(_fields(e))).hexdigest()
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(hashed_fields(e))).hexdigest()
 
 
-def append(session, case, actor, role, kind, task, task_id, data, readable_after_purge=False) -> CaseEvent:
+def append(session, case, actor, role, kind, task, task_id, data, readable_after_purge=False, at=None,
+           after=None) -> CaseEvent:
     """Append one event to the case's history, chained to the one before it.
 
     Its data is sealed with the case key, unless it must stay readable after the key is destroyed
-    (only for data that names no one).
+    (only for data that names no one); sealed data also gets a keyed digest, so an export's plaintext
+    can be checked without the key. `at` is the moment the engine step ran (default now) and `after`
+    the case's state after it (snapshots.of_case), for events that change the state.
     """
     prev = case.head_hash or GENESIS
-    sealed = public(data) if readable_after_purge else case.cipher.seal("event data", data)
-    e = CaseEvent(case_id=case.id, seq=(case.last_seq or 0) + 1, at=utcnow(), actor=actor, role=role, type=kind,
-                  task=task, task_id=task_id, sealed_data=sealed, process_version=case.process_version,
-                  prev_hash=prev)
+    if readable_after_purge:
+        sealed, mac = public(data), None
+    else:
+        sealed, mac = case.cipher.seal(EVENT_DATA, data), case.cipher.digest(EVENT_DATA, data)
+    e = CaseEvent(case_id=case.id, seq=(case.last_seq or 0) + 1, at=at or utcnow(), actor=actor, role=role,
+                  type=kind, task=task, task_id=task_id, sealed_data=sealed, process_version=case.process_version,
+                  after=after, data_mac=mac, prev_hash=prev)
     e.hash = event_hash(prev, e)
     case.last_seq = e.seq
     case.head_hash = e.hash
@@ -76,10 +91,20 @@ class ChainReport:
         return self.problem is None
 
 
+def events_of(session, case_id) -> list:
+    """The case's events in history order."""
+    return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                                .order_by(CaseEvent.seq, CaseEvent.id)))
+
+
 def verify_case(session, case) -> ChainReport:
     """Recompute the case's chain from its first event; name the first event that does not fit."""
+    return verify_events(case, events_of(session, case.id))
+
+
+def verify_events(case, rows) -> ChainReport:
+    """Check the chain of `rows` (the case's events in order) against the head the case records."""
     prev, expected_seq, count = GENESIS, 1, 0
-    rows = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq, CaseEvent.id))
     for e in rows:
         count += 1
         if e.seq != expected_seq:
@@ -97,10 +122,15 @@ def verify_case(session, case) -> ChainReport:
     return ChainReport(case.id, count)
 
 
+def one_snapshot(session) -> None:
+    """Make the session's next transaction read one consistent snapshot (cases and events from the same moment)."""
+    if session.bind.dialect.name == "postgresql":
+        # otherwise a completion committed between two reads looks like a removed or an extra event
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def verify_all(session):
     """Yield a ChainReport for every case, in id order, all read from one snapshot of the database."""
-    if session.bind.dialect.name == "postgresql":
-        # cases and events must come from the same moment, or a live completion looks like a removed event
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    one_snapshot(session)
     for case in session.scalars(select(Case).order_by(Case.id)):
         yield verify_case(session, case)

@@ -166,6 +166,9 @@ class ReadyTaskRow(Base):
     __table_args__ = (Index("ix_ready_tasks_role", "role", "case_id"),)
 
 
+EVENT_DATA = "event data"
+
+
 class CaseEvent(Base):
     """One entry of a case's append-only history."""
 
@@ -182,6 +185,10 @@ class CaseEvent(Base):
     # the data entered, sealed with the case key (public only for records that must outlive it)
     sealed_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     process_version: Mapped[str] = mapped_column(String(64))
+    # the ready tasks and a keyed digest of the case data after this event (snapshots.py); None before 0009
+    after: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # a keyed digest of the data entered, so exported plaintext can be checked without the key
+    data_mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
@@ -192,7 +199,7 @@ class CaseEvent(Base):
         if self.sealed_data.startswith(PUBLIC):
             return open_public(self.sealed_data)
         case = object_session(self).get(Case, self.case_id)
-        return None if case.purged else case.cipher.open("event data", self.sealed_data)
+        return None if case.purged else case.cipher.open(EVENT_DATA, self.sealed_data)
 
 
 class ReporterLink(Base):

@@ -17,7 +17,9 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from .clock import CLOCKED, set_clock
 from .errors import DiagramCodeFailed, NotFound, RestrictedCodeError, TaskNotReady
+from .models import utcnow
 from .roles import acting_role
 from .scripting import restricted_script_engine
 
@@ -97,6 +99,8 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
 def _serializer():
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _StateOnlyConverter
+    for plain, clocked in CLOCKED.items():  # a timer can sit in task data (seen events of a multiple event)
+        config[clocked] = config[plain]
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
@@ -108,10 +112,11 @@ class CaseRunner:
         self._serializer = _serializer()
         self._script_engine = restricted_script_engine(version.loop_caps)
 
-    def start(self, start_data: dict) -> BpmnWorkflow:
-        """Create a workflow, hand it the intake data and run it to the first wait."""
+    def start(self, start_data: dict, at=None) -> BpmnWorkflow:
+        """Create a workflow at time `at` (default now), hand it the intake data and run it to the first wait."""
         workflow = BpmnWorkflow(self.version.spec, self.version.subprocess_specs,
                                 script_engine=self._script_engine)
+        set_clock(workflow, at or utcnow())
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
         with running_diagram_code():
@@ -148,24 +153,27 @@ class CaseRunner:
             out.append(ReadyTask(str(task.id), spec.id, spec.name, spec.role, acting_role(spec.role, case_data)))
         return out
 
-    def complete(self, workflow, task_id: str, data: dict) -> None:
-        """Put validated form data on a ready task, complete it and run to the next wait."""
+    def complete(self, workflow, task_id: str, data: dict, at=None) -> None:
+        """Put validated form data on a ready task, complete it at time `at` (default now), run to the next wait."""
         task = self._ready(workflow, task_id)
+        set_clock(workflow, at or utcnow())
         task.data.update(data)
         with running_diagram_code():
             task.run()
             workflow.do_engine_steps()
         _check_depth(workflow)
 
-    def catch_message(self, workflow, name: str, payload: dict) -> None:
-        """Deliver a named message (e.g. safety_concern) to the workflow and run to the next wait."""
+    def catch_message(self, workflow, name: str, payload: dict, at=None) -> None:
+        """Deliver a named message (e.g. safety_concern) at time `at` (default now) and run to the next wait."""
+        set_clock(workflow, at or utcnow())
         with running_diagram_code():
             workflow.catch(BpmnEvent(MessageEventDefinition(name), payload))
             workflow.do_engine_steps()
         _check_depth(workflow)
 
-    def refresh(self, workflow) -> None:
-        """Fire due timers and run to the next wait."""
+    def refresh(self, workflow, at=None) -> None:
+        """Fire the timers due by `at` (default now) and run to the next wait."""
+        set_clock(workflow, at or utcnow())
         with running_diagram_code():
             workflow.refresh_timers()
             workflow.do_engine_steps()

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from . import history
+from . import history, snapshots
 from .background import run_every
 from .casestate import commit, store
 from .errors import StaleCase
@@ -25,7 +25,12 @@ class TickReport:
 
 
 def tick(system, now=None) -> TickReport:
-    """Fire every timer due by `now`; safe to run from several processes at once (row locks, SKIP LOCKED)."""
+    """Fire every timer due by `now`; safe to run from several processes at once (row locks, SKIP LOCKED).
+
+    Without `now` each case runs on the time it is reached; a given `now` is the clock of every case
+    (tests use it to let time pass).
+    """
+    clock = now
     now = now or utcnow()
     seen, fired = set(), 0
     while True:
@@ -41,7 +46,7 @@ def tick(system, now=None) -> TickReport:
                     break
                 case_id = case.id
                 seen.add(case_id)
-                fired += _fire(uow, system.processes, case)
+                fired += _fire(uow, system.processes, case, clock or utcnow())
         except StaleCase:
             continue  # someone changed the case meanwhile; the next tick sees its new due time
         except Exception:
@@ -61,19 +66,19 @@ def _postpone(system, case_id, when):
             commit(uow)
 
 
-def _fire(uow, processes, case) -> int:
+def _fire(uow, processes, case, now) -> int:
     session = uow.session
     runner = processes.runner(case.process_version, session)
     workflow = runner.loads(case.state)
     before, due_before = {t.id for t in runner.ready_tasks(workflow)}, case.next_due
-    runner.refresh(workflow)
+    runner.refresh(workflow, at=now)
     rows = store(session, runner, case, workflow)
     new = [r.task for r in rows if r.id not in before]
     if not new and case.next_due == due_before:
         return 0  # nothing fired by the engine's clock yet: leave it for the next tick, write nothing
     # a timer fired: it created tasks, or moved on to other timers (or to none)
     history.append(session, case, SYSTEM, SYSTEM, "timer_fired", None, None, {"tasks": sorted(new)},
-                   readable_after_purge=True)
+                   readable_after_purge=True, at=now, after=snapshots.of_case(case, rows))
     commit(uow)
     return len(new)
 

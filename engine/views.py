@@ -48,7 +48,7 @@ def get_case(uow, actor, case_id) -> dict:
     case = load_case(uow.session, case_id)
     check_can_view(actor, case.data)
     view = case_view(case, ready_rows(uow.session, case.id), actor, uow.session)
-    _record_access(uow, actor, case, "case")
+    record_access(uow, actor, case, "case")
     return view
 
 
@@ -70,7 +70,7 @@ def case_with_history(uow, actor, case_id) -> tuple:
     """The case page: the case and its history, recorded as one view for auditors and the incident team."""
     case = load_case(uow.session, case_id)
     check_can_view(actor, case.data)
-    _record_access(uow, actor, case, "case and history")
+    record_access(uow, actor, case, "case and history")
     return case_view(case, ready_rows(uow.session, case.id), actor, uow.session), _events(uow, actor, case)
 
 
@@ -81,7 +81,7 @@ def case_history(uow, actor, case_id) -> list:
     """
     case = load_case(uow.session, case_id)
     check_can_view(actor, case.data)
-    _record_access(uow, actor, case, "history")
+    record_access(uow, actor, case, "history")
     return _events(uow, actor, case)
 
 
@@ -141,9 +141,12 @@ def _task_view(processes, session, row, case, actor) -> dict:
                                           "choice_labels")} for f in form.describe()]}
 
 
-def _record_access(uow, actor, case, what):
-    """Append a 'case_viewed' event when an auditor or the incident team opens a case's data or history."""
-    role = next((r for r in (AUDITOR, INCIDENT_TEAM) if r in actor.roles), None)
+def record_access(uow, actor, case, what, role=None):
+    """Append a 'case_viewed' event when an auditor or the incident team opens a case's data or history.
+
+    `role` records someone who is no user (the command line's operator) under that role.
+    """
+    role = role or next((r for r in (AUDITOR, INCIDENT_TEAM) if r in actor.roles), None)
     if role is None:
         return
     history.append(uow.session, case, actor.username, role, "case_viewed", None, None, {"viewed": what},

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from engine import users
+from engine import audit, users
 from engine.config import ROOT, Settings
 from engine.crypto import generate_master_key, load_master_key
 from engine.db import make_engine, session_factories
@@ -53,9 +53,14 @@ def database_url(request, tmp_path):
     admin.dispose()
 
 
+# (test id, whether it edits stored cases on purpose, the verdicts of its cases): every case any test
+# created is replayed when the test ends; test_replay.py's last test fails if one did not verify
+REPLAYS = []
+
+
 @pytest.fixture
-def system(processes, tmp_path, database_url):
-    """The engine's collaborators on a fresh database."""
+def system(processes, tmp_path, database_url, request):
+    """The engine's collaborators on a fresh database; afterwards, every case in it is replayed and checked."""
     settings = Settings(database_url=database_url, secret_key="test-secret", secret_key_file=str(tmp_path / "key"),
                         master_key=MASTER_KEY)
     db = make_engine(settings.database_url)
@@ -64,7 +69,23 @@ def system(processes, tmp_path, database_url):
     incidents = Incidents(settings, db, processes, master_key, read, write)
     incidents.create_schema()
     yield incidents
+    REPLAYS.append((request.node.nodeid, request.node.get_closest_marker("edits_stored_cases") is not None,
+                    replay_every_case(incidents)))
     db.dispose()
+
+
+def replay_every_case(incidents) -> list:
+    """The verdict of every case in the system's database, or the error that stopped the check."""
+    try:
+        with incidents.reading() as uow:
+            return list(audit.verify_cases(uow.session, incidents.processes))
+    except Exception as err:  # reported by the final test rather than as an error in this test's teardown
+        return [f"the replay check itself failed: {type(err).__name__}: {err}"]
+
+
+def pytest_collection_modifyitems(items):
+    """The test that checks every collected replay runs after all the others."""
+    items.sort(key=lambda item: item.get_closest_marker("after_every_case") is not None)
 
 
 # the events the tests' cases happen at; on-site staff and organizers made here work at all of them

@@ -1,7 +1,8 @@
 """Steps a case through the real diagrams in-process, saving and restoring the workflow between steps."""
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from engine.cases import validate
+from engine.models import utcnow
 from engine.runtime import CaseRunner
 from forms import INTAKE_FORM
 
@@ -19,7 +20,8 @@ class CaseDriver:
         self.version = version
         available = intake.pop("onsite_staff_available", True)
         start = {**validate(INTAKE_FORM, {**INTAKE, **intake}), "onsite_staff_available": available}
-        self.workflow = self.runner.start(start)
+        self.now = utcnow()  # the case's clock: `elapse` moves it on
+        self.workflow = self.runner.start(start, at=self.now)
         self.visited = []
 
     def _roundtrip(self):
@@ -40,25 +42,21 @@ class CaseDriver:
         ready = [t for t in self.runner.ready_tasks(self.workflow) if t.task == task]
         assert ready, f"{task} is not ready; ready: {self.ready}"
         clean = validate(self.version.forms[task], data)
-        self.runner.complete(self.workflow, ready[0].id, clean)
+        self.runner.complete(self.workflow, ready[0].id, clean, at=self.now)
         self.visited.append(task)
         return self
 
     def message(self, name, **payload):
         """Raise a message such as safety_concern."""
         self._roundtrip()
-        self.runner.catch_message(self.workflow, name, payload)
+        self.runner.catch_message(self.workflow, name, payload, at=self.now)
         return self
 
     def elapse(self, minutes):
-        """Let `minutes` pass for the case's timers (moves their due times back), then fire what is due."""
+        """Let `minutes` pass on the case's clock, then fire the timers that are due."""
         self._roundtrip()
-        for task in self.workflow.get_tasks():
-            value = task.internal_data.get("event_value")
-            if isinstance(value, str):
-                moment = datetime.fromisoformat(value) - timedelta(minutes=minutes)
-                task.internal_data["event_value"] = moment.isoformat()
-        self.runner.refresh(self.workflow)
+        self.now += timedelta(minutes=minutes)
+        self.runner.refresh(self.workflow, at=self.now)
         return self
 
     @property

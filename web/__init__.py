@@ -68,9 +68,10 @@ def create_app(test_config=None):
         # every worker sends; claims make each message go out once however many workers share the database
         app.extensions["incidents_sender"] = start_background_sender(system, settings.send_seconds)
 
-    from . import api, auth, errors, pages, policy, reporter
+    from . import api, audit, auth, errors, pages, policy, reporter
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(reporter.bp)
     app.register_blueprint(api.bp)

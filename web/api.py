@@ -4,7 +4,7 @@ import hashlib
 from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
-from engine import case_moves, cases, publishing, users, views
+from engine import audit, case_moves, cases, publishing, users, views
 from engine.errors import AuthenticationFailed, InvalidSubmission, NotFound, TaskNotReady
 from engine.idempotency import Idempotency
 from engine.uow import retrying
@@ -95,6 +95,22 @@ def history(case_id):
     actor = api_actor()
     return jsonify(HistoryEventSchema(many=True).dump(
         retrying(system().writing, lambda uow: views.case_history(uow, actor, case_id))))
+
+
+@bp.route("/cases/<int:case_id>/replay")
+def replay(case_id):
+    """Replay the case and compare it with its recorded state: verified, or the first step that differs.
+
+    With ?step=N the answer also holds the state after event N (a recorded view of the case's data).
+    """
+    actor = api_actor()
+    step = request.args.get("step")
+    if step is not None and not step.isdigit():
+        raise InvalidSubmission({"step": ["Give the number of an event (1, 2, ...)."]})
+    step = int(step) if step is not None else None
+    unit = system().writing if step is not None else system().reading
+    found = retrying(unit, lambda uow: audit.replay_case(uow, system().processes, actor, case_id, step))
+    return jsonify(schemas.ReplaySchema().dump(found))
 
 
 @bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))

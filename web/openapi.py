@@ -83,6 +83,7 @@ OPERATIONS = {
     "reporter_task": Operation(200, "ReporterTask", (404, 503), public=True),
     "complete_reporter_task": Operation(200, "Received", (404, 409, 413, 422, 503), body="TaskSubmission",
                                         public=True, idempotent=True),
+    "replay": Operation(200, "Replay", (401, 403, 404, 409, 422, 503)),
     "move_case": Operation(200, "Moved", (401, 403, 404, 409, 413, 422, 503), body="Move"),
     "process_versions": Operation(200, "Version", (401, 403), many=True),
     "process_file": Operation(200, "VersionFile", (401, 403, 404)),
@@ -101,6 +102,7 @@ RESPONSES = {
     "Change": schemas.ChangeSchema, "Version": schemas.VersionSchema, "VersionFile": schemas.VersionFileSchema,
     "VersionDiff": schemas.VersionDiffSchema, "DraftError": schemas.DraftErrorSchema, "Draft": schemas.DraftSchema,
     "DraftRequest": schemas.DraftRequestSchema, "Publish": schemas.PublishSchema,
+    "ReplayState": schemas.ReplayStateSchema, "Replay": schemas.ReplaySchema,
 }
 
 

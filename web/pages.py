@@ -2,6 +2,7 @@
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from engine import cases, notifications, views
+from engine.access import AUDIT_READERS
 from engine.errors import InvalidSubmission
 from engine.uow import retrying
 from engine.roles import CASE_OPENING_ROLES, INCIDENT_TEAM
@@ -59,7 +60,8 @@ def case(case_id):
     view, history = retrying(system().writing, lambda uow: views.case_with_history(uow, g.actor, case_id))
     messages = [(name, MESSAGE_LABELS[name]) for name in views.available_messages(g.actor, view)]
     return render_template("pages/case.html", case=view, history=history, messages=messages,
-                           reporter_link=reporter_url(view["reporter_token"]))
+                           reporter_link=reporter_url(view["reporter_token"]),
+                           may_audit=bool(g.actor.roles & AUDIT_READERS))
 
 
 @bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))

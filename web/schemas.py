@@ -224,3 +224,35 @@ class PublishSchema(Schema):
     """What publishing a draft takes."""
 
     note = _text("What changes and why.")
+
+
+class ReplayStateSchema(Schema):
+    """The case as it stood after one event, replayed."""
+
+    seq = fields.Integer(required=True)
+    at = _timestamp("When the event happened (UTC).")
+    type = _text("The event's type.")
+    task = fields.String(required=True, allow_none=True)
+    actor = _text("Who did it.")
+    role = _text("In which role.")
+    status = _text("open, closed or completed.")
+    ready = fields.List(fields.String(), required=True, metadata={"description": "Ready user tasks (BPMN ids)."})
+    markers = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.List(
+        fields.String())), required=True, metadata={"description": "completed/ready/active/path: {file: [ids]}."})
+    data = fields.Dict(keys=fields.String(), required=True,
+                       metadata={"description": "The case data then, as the caller may see it."})
+
+
+class ReplaySchema(Schema):
+    """The replay verdict of one case: verified, purged, differs (the first step) or broken."""
+
+    case_id = fields.Integer(required=True)
+    process_version = _text("The version the case runs on.")
+    outcome = _text("verified, purged, differs or broken.",
+                    validate=validate.OneOf(["verified", "purged", "differs", "broken"]))
+    events = fields.Integer(required=True)
+    checked = fields.Integer(required=True, metadata={"description": "Steps compared with a recorded state."})
+    seq = fields.Integer(required=True, allow_none=True, metadata={"description": "The first event that differs."})
+    problem = fields.String(required=True, allow_none=True)
+    description = _text("The verdict in one line.")
+    state = fields.Nested(ReplayStateSchema, allow_none=True)
