@@ -242,10 +242,10 @@ def cmd_purge(args, settings):
 
 def cmd_publish(args, settings):
     """Validate changed diagram, DMN and form files as a draft and publish them as a new version."""
-    files = {}
-    for path in args.paths:
+    files, tests = {}, {}
+    for path, into in [(p, files) for p in args.paths] + [(p, tests) for p in args.test]:
         try:
-            files[os.path.basename(path)] = open(path, encoding="utf-8").read()
+            into[os.path.basename(path)] = open(path, encoding="utf-8").read()
         except (OSError, UnicodeDecodeError) as err:
             print(f"{path}: cannot be read ({err})", file=sys.stderr)
             return 2
@@ -257,7 +257,7 @@ def cmd_publish(args, settings):
             print(f"--by: no active user {args.by!r}", file=sys.stderr)
             return 2
         with system.writing() as uow:
-            draft = publishing.create_draft(uow, system.processes, actor, files, args.remove)
+            draft = publishing.create_draft(uow, system.processes, actor, files, args.remove, tests=tests)
         for error in draft["errors"]:
             where = ", ".join(str(x) for x in (error["file"], error["line"] and f"line {error['line']}",
                                                 error["element"] and f"element '{error['element']}'") if x)
@@ -274,6 +274,8 @@ def cmd_publish(args, settings):
             print(f"{field}: {' '.join(texts)}", file=sys.stderr)
         return 1
     print(f"published version {version['hash'][:12]} (draft {draft['id']}); new cases start on it")
+    return 0
+
 def cmd_move_case(args, settings):
     """Move an open case to another published process version, as a policy staff account (recorded in its history)."""
     system = _system(settings)
@@ -388,6 +390,8 @@ def parser():
     publish.add_argument("--note", required=True, help="what changes and why (shown in the versions list)")
     publish.add_argument("--by", required=True, help="the policy staff user publishing it")
     publish.add_argument("--remove", action="append", default=[], metavar="NAME", help="a file to leave out")
+    publish.add_argument("--test", action="append", default=[], metavar="YAML",
+                         help="a process test to add or replace (it then travels with the version)")
     publish.set_defaults(func=cmd_publish)
     move = sub.add_parser("move-case", help="move an open case to another published process version")
     move.add_argument("case", help="the case id")

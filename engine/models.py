@@ -65,6 +65,8 @@ class ProcessVersionRow(Base):
     published_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     based_on: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the process tests it passed when published; the next draft must pass them (or change them)
+    tests: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class ProcessDraft(Base):

@@ -31,18 +31,20 @@ def _check_reader(actor):
         raise NotAllowed("your roles do not show process versions")
 
 
-def validate(processes, files: dict, tests=None):
+def validate(processes, files: dict, tests=None, base_tests=None):
     """Load the files as a version and run the process tests on it.
 
     Returns (version, errors): errors name file, element and line; a version whose process tests fail
-    comes back with one error per failure. The tests are bpmn/tests/*.yaml, replaced or added to by
-    the draft's own `tests` ({name: text}).
+    comes back with one error per failure. The tests are those the base version was published with
+    (bpmn/tests/*.yaml for a version from the directory), replaced or added to by the draft's `tests`.
+    A draft may drop a task whose form is in the code: it is validated like a stored version, which
+    needs forms only for its own tasks.
     """
     try:
-        version = load_files(files, processes.forms)
+        version = load_files(files, processes.forms, stored=True)
     except DiagramError as err:
         return None, [{"file": err.file_name, "element": err.element_id, "line": err.line, "message": err.message}]
-    suite = {**process_tests(processes), **(tests or {})}
+    suite = {**(process_tests(processes) if base_tests is None else base_tests), **(tests or {})}
     errors = [{"file": f"tests/{result.file}", "element": None, "line": None, "message": failure}
               for result in run_process_tests(version, suite) for failure in result.failures]
     return version, errors
@@ -84,7 +86,8 @@ def create_draft(uow, processes, actor, files: dict, remove=(), based_on=None, t
         raise InvalidSubmission(problems)
     merged = {name: text for name, text in base_row.files.items() if name not in remove}
     merged.update(files)
-    version, errors = validate(processes, {name: text.encode("utf-8") for name, text in merged.items()}, tests)
+    version, errors = validate(processes, {name: text.encode("utf-8") for name, text in merged.items()}, tests,
+                               base_row.tests)
     if version is not None and version.hash == base:
         errors = [{"file": None, "element": None, "line": None, "message": "nothing changed"}]
     draft = ProcessDraft(author=actor.username, created_at=utcnow(), based_on=base, files=merged, tests=tests or {},
@@ -114,7 +117,7 @@ def get_draft(uow, processes, actor, draft_id) -> dict:
         raise NotFound("no such draft")
     version = None
     if not draft.errors:
-        version = load_files({n: t.encode("utf-8") for n, t in draft.files.items()}, processes.forms)
+        version = load_files({n: t.encode("utf-8") for n, t in draft.files.items()}, processes.forms, stored=True)
     return draft_view(draft, uow.session.get(ProcessVersionRow, draft.based_on), version)
 
 
@@ -129,7 +132,9 @@ def publish_draft(uow, processes, actor, draft_id, note) -> dict:
         raise InvalidSubmission({"note": ["Say in a sentence what changes and why."]})
     if draft.status == "published":
         raise InvalidSubmission({"draft": [f"This draft was already published as {draft.version[:12]}."]})
-    version, errors = validate(processes, {n: t.encode("utf-8") for n, t in draft.files.items()}, draft.tests)
+    base_row = session.get(ProcessVersionRow, draft.based_on)
+    version, errors = validate(processes, {n: t.encode("utf-8") for n, t in draft.files.items()}, draft.tests,
+                               base_row.tests)
     if errors or draft.errors:
         raise InvalidSubmission({"draft": ["The draft does not validate: " + (errors or draft.errors)[0]["message"]]})
     row = session.get(ProcessVersionRow, version.hash)
@@ -143,6 +148,7 @@ def publish_draft(uow, processes, actor, draft_id, note) -> dict:
                                 created_at=now)
         session.add(row)
     row.published_at, row.published_by, row.note = now, actor.username, note.strip()
+    row.tests = {**(process_tests(processes) if base_row.tests is None else base_row.tests), **(draft.tests or {})}
     row.based_on = draft.based_on
     draft.status, draft.version = "published", version.hash
     session.flush()

@@ -206,3 +206,47 @@ def test_a_draft_that_breaks_a_process_test_is_refused_with_the_test_failure(api
         "files": {MAIN: main_diagram().replace('name="Close the case"', 'name="Close it"')},
         "tests": {"mine.yaml": "name: mine\nintake: {}\nsteps: []\n"}}).get_json()
     assert own["status"] == "invalid" and own["errors"][0]["file"] == "tests/mine.yaml"
+
+
+TITLE_TEST = """\
+name: The first step's title
+intake: {event_name: HackTest, event_format: in_person, region: europe, opened_by_role: onsite_staff,
+         reporter_anonymous: no}
+steps: []
+expect:
+  ready: [call_incident_team]
+  data: {staff_role: onsite_staff}
+"""
+
+
+@both_databases
+def test_process_tests_published_with_a_version_bind_the_next_draft(api):
+    renamed = main_diagram().replace('name="Close the case"', 'name="Close the case now"')
+    draft = api("pol").post("/api/process/drafts", json={"files": {MAIN: renamed},
+                                                         "tests": {"first_step.yaml": TITLE_TEST}}).get_json()
+    assert draft["status"] == "valid", draft["errors"]
+    assert api("pol").post(f"/api/process/drafts/{draft['id']}/publish", json={"note": "title"}).status_code == 201
+    # the next draft starts from that version: breaking its new test is refused, naming the test
+    broken = renamed.replace("staff_role = 'onsite_staff' if", "staff_role = 'organizer' if")
+    assert broken != renamed
+    later = api("pol").post("/api/process/drafts", json={"files": {MAIN: broken}}).get_json()
+    assert later["status"] == "invalid"
+    assert any(e["file"] == "tests/first_step.yaml" for e in later["errors"]), later["errors"]
+
+
+def test_the_diff_lists_removed_elements_and_changed_conditions():
+    xml = main_diagram()
+    assert "onsite_staff_available" in xml
+    changed = xml.replace("staff_role = 'onsite_staff' if onsite_staff_available", "staff_role = 'onsite_staff' if True")
+    removed = xml.replace('<bpmn:sequenceFlow id="flow_close_case_to_mark_closed" sourceRef="close_case" '
+                          'targetRef="mark_closed" />', '')
+    assert changed != xml and removed != xml
+    kinds = {(c["kind"], c["change"]) for c in diff({MAIN: xml}, {MAIN: changed}, {}, {})}
+    assert ("task", "changed") in kinds  # the init_case script
+    gone = diff({MAIN: xml}, {MAIN: removed}, {}, {})
+    assert {"kind": "flow", "id": "flow_close_case_to_mark_closed", "file": MAIN, "name": None, "change": "removed",
+            "fields": []} in gone
+    conditions = [c for c in diff({"d.bpmn": (ROOT / "bpmn" / "response.bpmn").read_text()},
+                                  {"d.bpmn": (ROOT / "bpmn" / "response.bpmn").read_text().replace(
+                                      "decision_round &lt; max_decision_rounds", "decision_round &lt; 2")}, {}, {})]
+    assert [(c["kind"], c["change"], c["fields"]) for c in conditions] == [("condition", "changed", ["condition"])]

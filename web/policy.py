@@ -53,13 +53,20 @@ def create_draft():
                 files[Path(upload.filename).name] = upload.read().decode("utf-8")
             except UnicodeDecodeError:
                 raise InvalidSubmission({"files": [f"{upload.filename}: not UTF-8 text"]}) from None
+    tests = {}
+    for upload in request.files.getlist("tests"):
+        if upload.filename:
+            try:
+                tests[Path(upload.filename).name] = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidSubmission({"tests": [f"{upload.filename}: not UTF-8 text"]}) from None
     if request.form.get("xml") and request.form.get("file_name"):
         files[request.form["file_name"]] = request.form["xml"]
     remove = [name.strip() for name in request.form.get("remove", "").split(",") if name.strip()]
-    if not files and not remove:
+    if not files and not remove and not tests:
         raise InvalidSubmission({"files": ["Choose at least one file."]})
     with system().writing() as uow:
-        draft = publishing.create_draft(uow, system().processes, g.actor, files, remove)
+        draft = publishing.create_draft(uow, system().processes, g.actor, files, remove, tests=tests or None)
     return redirect(url_for("policy.draft", draft_id=draft["id"]))
 
 

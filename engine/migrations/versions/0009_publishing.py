@@ -22,6 +22,7 @@ def upgrade():
     op.add_column("process_versions", sa.Column("published_by", sa.String(length=80), nullable=True))
     op.add_column("process_versions", sa.Column("note", sa.Text(), nullable=True))
     op.add_column("process_versions", sa.Column("based_on", sa.String(length=64), nullable=True))
+    op.add_column("process_versions", sa.Column("tests", sa.JSON(), nullable=True))
     op.create_index("ix_process_versions_published_at", "process_versions", ["published_at"])
     # every version recorded so far was served from the bpmn/ directory
     op.execute("UPDATE process_versions SET published_at = created_at, published_by = 'bpmn/ directory'")
@@ -44,5 +45,5 @@ def downgrade():
     op.drop_index("ix_cases_event_name", "cases")
     op.drop_table("process_drafts")
     op.drop_index("ix_process_versions_published_at", "process_versions")
-    for column in ("based_on", "note", "published_by", "published_at"):
+    for column in ("tests", "based_on", "note", "published_by", "published_at"):
         op.drop_column("process_versions", column)
