@@ -40,3 +40,4 @@ clean:
 
 bench: install
 	$(BIN)/python bench/complete_task.py
+	$(BIN)/python bench/replay.py
