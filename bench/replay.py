@@ -42,7 +42,7 @@ def decision_round(n, revise):
              ("tom", "decide_action", {"action": "temporary_suspension", "suspension_length": f"{n} events",
                                        "rationale": "r", "decided_with": "Olga"}),
              ("olga", "meet_harasser", {"report_summarized": True, "decision_notified": True,
-                                        "harasser_disputes": False})]
+                                        "harasser_disputes": revise, **({"harasser_account": "A joke"} if revise else {})})]
     return steps + ([("olga", "reconsider_decision", {"decision_revised": True, "reconsider_reason": "x"})]
                     if revise else [])
 
@@ -80,7 +80,10 @@ class Bench:
 
     def do(self, case_id, user, task, data):
         with self.system.reading() as uow:
-            task_id = next(r.id for r in ready_rows(uow.session, case_id) if r.task == task)
+            ready = ready_rows(uow.session, case_id)
+            task_id = next((r.id for r in ready if r.task == task), None)
+            if task_id is None:
+                raise SystemExit(f"case {case_id}: {task} is not ready; ready: {[r.task for r in ready]}")
         with self.system.writing() as uow:
             cases.complete_task(uow, self.system.processes, self.actors[user], task_id, data)
 
