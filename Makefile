@@ -45,3 +45,4 @@ clean:
 bench: install
 	$(BIN)/python bench/complete_task.py
 	$(BIN)/python bench/served.py
+	$(BIN)/python bench/replay.py

@@ -51,6 +51,7 @@ class Replayer:
         self.cipher = cipher
         self.workflow = None
         self.checked = 0  # events compared with a recorded state
+        self._data, self._ready = {}, []  # after the last step: one walk of the task tree each
         self._ids = {}  # recorded engine task id -> replayed engine task id
         self._mapped = set()  # replayed ids that have a recorded twin
         self._since = {}  # replayed task id -> the step it became ready at
@@ -59,6 +60,7 @@ class Replayer:
     def apply(self, event: Recorded) -> None:
         """Re-execute one event (raise Divergence if it cannot be), then compare with its recorded state."""
         self._step += 1
+        before = {t.id for t in self._ready}
         if event.type == "case_started":
             if self.workflow is not None:
                 raise Divergence(event.seq, "the case is started a second time")
@@ -69,15 +71,13 @@ class Replayer:
             task = self._match(event)
             self._engine(event, lambda: self.runner.complete(self.workflow, task.id, event.data, at=event.at))
         elif event.type == "message_raised":
-            before = {t.id for t in self.runner.ready_tasks(self.workflow)}
             self._engine(event, lambda: self.runner.catch_message(self.workflow, event.task, event.data,
                                                                   at=event.at))
-            if not {t.id for t in self.runner.ready_tasks(self.workflow)} - before:
+            if not {t.id for t in self._ready} - before:
                 raise Divergence(event.seq, f"the message '{event.task}' started nothing in the replay")
         elif event.type == "timer_fired":
-            before = {t.id for t in self.runner.ready_tasks(self.workflow)}
             self._engine(event, lambda: self.runner.refresh(self.workflow, at=event.at))
-            new = sorted(t.task for t in self.runner.ready_tasks(self.workflow) if t.id not in before)
+            new = sorted(t.task for t in self._ready if t.id not in before)
             if event.data is not None and new != sorted(event.data.get("tasks", [])):
                 raise Divergence(event.seq, f"the timers created {new} in the replay, "
                                             f"the record says {sorted(event.data.get('tasks', []))}")
@@ -86,27 +86,27 @@ class Replayer:
         elif event.type not in ACCESS and event.type != "case_purged":
             raise Divergence(event.seq, f"unknown event type '{event.type}'")
         if event.type in STATE_CHANGING:
-            self._note_ready()
+            for task in self._ready:
+                self._since.setdefault(task.id, self._step)
             self._compare(event)
 
     def data(self) -> dict:
         """The case data as it stands in the replay (a copy)."""
-        return json.loads(json.dumps(self.runner.data(self.workflow))) if self.workflow is not None else {}
+        return json.loads(json.dumps(self._data))
 
     def ready(self) -> list:
         """The ready user tasks of the replay (runtime.ReadyTask)."""
-        return self.runner.ready_tasks(self.workflow) if self.workflow is not None else []
+        return list(self._ready)
 
     def status(self) -> str:
         """"closed" once the process ended or the case was closed, else "open" (as casestate.store decides)."""
         if self.workflow is None:
             return "open"
-        closed = self.runner.is_completed(self.workflow) or self.runner.data(self.workflow).get("case_closed")
-        return "closed" if closed else "open"
+        return "closed" if self.runner.is_completed(self.workflow) or self._data.get("case_closed") else "open"
 
-    def recorded_id(self, replayed_id: str) -> str | None:
-        """The engine id the live case gave the task that is `replayed_id` here, when known."""
-        return next((rec for rec, rep in self._ids.items() if rep == replayed_id), None)
+    def twin_of(self, recorded_id: str) -> str | None:
+        """The replay's engine id of the task the live case knew as `recorded_id`, once paired."""
+        return self._ids.get(recorded_id)
 
     # ------------------------------------------------------------------ helpers
 
@@ -122,6 +122,7 @@ class Replayer:
     def _engine(self, event, action):
         try:
             action()
+            self._data, self._ready = self.runner.state(self.workflow)
         except Divergence:
             raise
         except Exception as err:  # the engine refused what the live case did: that is the difference
@@ -130,46 +131,39 @@ class Replayer:
 
     def _match(self, event):
         """The replayed twin of the recorded task: by its engine id once known, else the oldest ready one of its kind."""
-        ready = self.runner.ready_tasks(self.workflow)
         twin = self._ids.get(event.task_id)
         if twin is not None:
-            found = [t for t in ready if t.id == twin]
+            found = [t for t in self._ready if t.id == twin]
             if not found:
                 raise Divergence(event.seq, f"task '{event.task}' was completed in the record but is not "
                                             "waiting in the replay")
             return found[0]
-        candidates = [t for t in ready if t.task == event.task and t.id not in self._mapped]
+        candidates = [t for t in self._ready if t.task == event.task and t.id not in self._mapped]
         if not candidates:
             raise Divergence(event.seq, f"task '{event.task}' was completed in the record but is not ready in "
-                                        f"the replay (ready: {sorted(t.task for t in ready)})")
+                                        f"the replay (ready: {sorted(t.task for t in self._ready)})")
         chosen = min(candidates, key=lambda t: self._since.get(t.id, 0))
         self._pair(event.task_id, chosen.id)
         return chosen
 
-    def _note_ready(self):
-        for task in self.runner.ready_tasks(self.workflow):
-            self._since.setdefault(task.id, self._step)
-
     def _compare(self, event):
         if event.after is None:
             return
-        data = self.runner.data(self.workflow)
-        ready = self.runner.ready_tasks(self.workflow, data)
-        recorded, replayed = snapshots.ready_tasks(event.after), sorted(t.task for t in ready)
+        recorded, replayed = snapshots.ready_tasks(event.after), sorted(t.task for t in self._ready)
         if recorded != replayed:
             raise Divergence(event.seq, f"ready tasks differ: recorded {recorded}, replay {replayed}")
-        if self.cipher.digest(snapshots.DATA, data) != event.after["data"]:
+        if self.cipher.digest(snapshots.DATA, self._data) != event.after["data"]:
             raise Divergence(event.seq, "the case data differs from what was recorded after this event")
         self.checked += 1
-        self._pair_new(event.after["ready"], ready)
+        self._pair_new(event.after["ready"])
 
-    def _pair_new(self, recorded_ready, ready):
+    def _pair_new(self, recorded_ready):
         """Pair tasks that became ready in this step with their recorded twins, kind by kind, oldest first."""
         waiting = {}
         for task, recorded_id in recorded_ready:
             if recorded_id not in self._ids:
                 waiting.setdefault(task, []).append(recorded_id)
-        for task in sorted(ready, key=lambda t: self._since.get(t.id, 0)):
+        for task in sorted(self._ready, key=lambda t: self._since.get(t.id, 0)):
             if task.id not in self._mapped and waiting.get(task.task):
                 self._pair(waiting[task.task].pop(0), task.id)
 

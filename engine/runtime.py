@@ -75,6 +75,7 @@ def _root_cause(err):
     while isinstance(err, SpiffWorkflowException) and err.__context__ is not None:
         err = err.__context__
     return err
+_LIVE = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED
 
 
 class _StateOnlyConverter(BpmnWorkflowConverter):
@@ -145,8 +146,17 @@ class CaseRunner:
     def ready_tasks(self, workflow, case_data=None) -> list:
         """The user tasks waiting for input, with the role that acts on each (from the case's data)."""
         case_data = self.data(workflow) if case_data is None else case_data
+        return self._ready_of(workflow.get_tasks(state=TaskState.READY, manual=True), case_data)
+
+    def state(self, workflow) -> tuple:
+        """(data, ready tasks) as `data` and `ready_tasks` give them, from one walk of the task tree."""
+        tasks = workflow.get_tasks(state=_LIVE)
+        data = self._data_of(workflow, tasks)
+        return data, self._ready_of([t for t in tasks if t.state == TaskState.READY and t.task_spec.manual], data)
+
+    def _ready_of(self, tasks, case_data) -> list:
         out = []
-        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        for task in tasks:
             spec = self.version.user_tasks.get(task.task_spec.bpmn_id)
             if spec is None:
                 continue
@@ -186,10 +196,13 @@ class CaseRunner:
         Event sub-processes (safety concern, distress) start from the intake data and keep their own
         copy, so they never supply case data; what they record is in the case history.
         """
+        return self._data_of(workflow, workflow.get_tasks(state=_LIVE))
+
+    def _data_of(self, workflow, tasks) -> dict:
         side = {id(sub) for parent_id, sub in workflow.subprocesses.items()
                 if workflow.get_task_from_id(parent_id).task_spec.name in self.version.event_subprocesses}
         latest, frontier = None, []
-        for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.READY | TaskState.STARTED):
+        for task in tasks:
             name = task.task_spec.name
             if (id(task.workflow) in side or name in self.version.event_subprocesses
                     or name in _BOOKKEEPING or name.endswith(".EndJoin")):

@@ -11,17 +11,19 @@ SCENES = ("own", "other", "excluded")
 INTAKE = {"event_name": "HackAPI", "event_format": "in_person", "region": "europe", "opened_by_role": "onsite_staff",
           "reporter_anonymous": True}
 ENDPOINTS = ("api case", "api history", "api task", "api complete", "api message", "inbox", "page case",
-             "page task", "api move")
+             "page task", "api move", "api replay", "page timeline", "page diagram")
 
 ALLOW_ALL = {"api case": 200, "api history": 200, "page case": 200}
+AUDIT = {"api replay": 200, "page timeline": 200, "page diagram": 200}  # auditors and the team only
+NO_AUDIT = {e: 403 for e in AUDIT}
 EXPECTED = {
-    ("onsite_staff", "own"): {**ALLOW_ALL, "api task": 200, "api complete": 422, "api message": 201,
+    ("onsite_staff", "own"): {**ALLOW_ALL, **NO_AUDIT, "api task": 200, "api complete": 422, "api message": 201,
                               "inbox": True, "page task": 200},
-    ("incident_team", "own"): {**ALLOW_ALL, "api task": 403, "api complete": 403, "api message": 201,
+    ("incident_team", "own"): {**ALLOW_ALL, **AUDIT, "api task": 403, "api complete": 403, "api message": 201,
                                "inbox": False, "page task": 403},
-    ("organizer", "own"): {**ALLOW_ALL, "api task": 403, "api complete": 403, "api message": 201,
+    ("organizer", "own"): {**ALLOW_ALL, **NO_AUDIT, "api task": 403, "api complete": 403, "api message": 201,
                            "inbox": False, "page task": 403},
-    ("auditor", "own"): {**ALLOW_ALL, "api task": 403, "api complete": 403, "api message": 403,
+    ("auditor", "own"): {**ALLOW_ALL, **AUDIT, "api task": 403, "api complete": 403, "api message": 403,
                          "inbox": False, "page task": 403},
 }
 for seen in EXPECTED.values():
@@ -35,7 +37,7 @@ for role in ROLES:
     EXPECTED[(role, "excluded")] = DENY  # named by the reporter: the case does not seem to exist
     EXPECTED[(role, "other")] = DENY if role in ("onsite_staff", "organizer") else EXPECTED[(role, "own")]
 EXPECTED[("anonymous", "-")] = {e: 401 for e in ENDPOINTS if e.startswith("api")} | {
-    "inbox": False, "page case": 302, "page task": 302}
+    "inbox": False, "page case": 302, "page task": 302, "page timeline": 302, "page diagram": 302}
 
 
 def login(client, username):
@@ -61,6 +63,9 @@ def answers(app, api, username, case_id, task_id, version):
         "page case": client.get(f"/cases/{case_id}").status_code,
         "page task": client.get(f"/tasks/{task_id}").status_code,
         "api move": client.post(f"/api/cases/{case_id}/move", json={"version": version}, headers=headers).status_code,
+        "api replay": client.get(f"/api/cases/{case_id}/replay?step=1", headers=headers).status_code,
+        "page timeline": client.get(f"/cases/{case_id}/timeline").status_code,
+        "page diagram": client.get(f"/cases/{case_id}/diagram/steps").status_code,
     }
     tasks = client.get("/api/tasks", headers=headers)
     out["inbox"] = tasks.status_code == 200 and any(t["id"] == task_id for t in tasks.get_json())

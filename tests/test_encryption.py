@@ -264,6 +264,7 @@ def legacy_database(system, processes, tamper=False):
     return db, runner
 
 
+@pytest.mark.edits_stored_cases  # builds a pre-0008 case by hand
 def test_the_migration_seals_existing_cases_and_rechains_their_history(system, processes):
     from engine.db import upgrade
     from engine.idempotency import Idempotency
@@ -285,6 +286,7 @@ def test_the_migration_seals_existing_cases_and_rechains_their_history(system, p
     db.dispose()
 
 
+@pytest.mark.edits_stored_cases  # builds a pre-0008 case by hand
 def test_the_migration_stops_on_a_history_that_does_not_verify_and_changes_nothing(system, processes):
     from alembic.migration import MigrationContext
     from engine.db import upgrade

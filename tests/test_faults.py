@@ -92,6 +92,7 @@ def test_a_worker_killed_mid_write_leaves_the_case_before_or_after_never_between
     assert final["events"] == before["events"] + 1 and final["chain"]
 
 
+@pytest.mark.edits_stored_cases  # ages the timers: served tickers run on the wall clock
 def test_the_served_workers_fire_a_due_timer_exactly_once(system, staff, serve):
     from tests.test_timers import age
     serve(workers=4, INCIDENTS_TICK_SECONDS="0.2")

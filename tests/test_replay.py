@@ -18,7 +18,7 @@ from engine.processes import ProcessRegistry
 from engine.replay import STATE_CHANGING
 from forms import FORMS
 from tests.conftest import MASTER_KEY
-from tests.test_api import do, open_case, task_of, to_report_sent
+from tests.test_api import do, open_case, to_report_sent
 from tests.test_history import tamper
 from tests.test_timers import age
 
@@ -121,7 +121,7 @@ def test_each_distress_response_is_paired_with_its_own_message(api, system):
 
         def on_step(event, replayer):
             if event.type == "task_completed":
-                twin = replayer.workflow.get_task_from_id(uuid.UUID(replayer._ids[event.task_id]))
+                twin = replayer.workflow.get_task_from_id(uuid.UUID(replayer.twin_of(event.task_id)))
                 seen[event.task_id] = twin.data["attendee_distressed"]["note"]
         assert audit.verdict(uow.session, system.processes, case, on_step=on_step).outcome == "verified"
     assert seen == {second: "second"}

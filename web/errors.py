@@ -33,7 +33,10 @@ def _handler(status):
             if isinstance(err, InvalidSubmission):
                 return jsonify(ValidationErrorSchema().dump({"errors": err.errors})), status
             return jsonify(ErrorSchema().dump({"error": str(err)})), status
-        return render_template("error.html", status=status, message=str(err)), status
+        message = str(err)
+        if isinstance(err, InvalidSubmission):  # a page's form shows these next to its fields; anything else here
+            message = " ".join(f"{field}: {' '.join(texts)}" for field, texts in sorted(err.errors.items()))
+        return render_template("error.html", status=status, message=message), status
     return handle
 
 

@@ -96,13 +96,24 @@
     });
   }
 
+  // the diagram file of the case's latest task up to step `index`: where the case was working then
+  function fileAt(index) {
+    for (var i = index; i >= 0; i -= 1) {
+      if (steps[i].file) { return steps[i].file; }
+    }
+    return null;
+  }
+
   function go(index) {
+    var before = fileAt(current.index);
     current.index = Math.max(0, Math.min(steps.length - 1, index));
     var step = steps[current.index];
+    var follow = fileAt(current.index);
     slider.value = String(current.index + 1);
     label.textContent = describe(step);
     fillPanels(step);
-    return showFile(step.file || current.file).then(mark);
+    // follow the case into another file; otherwise stay on the file the reader chose
+    return showFile(follow && (follow !== before || !current.file) ? follow : current.file).then(mark);
   }
 
   function fail(err) {
@@ -126,9 +137,10 @@
       return showFile("incident_response.bpmn");
     }
     slider.max = String(steps.length);
-    current.file = null;
-    return showFile(replay.files.indexOf("incident_response.bpmn") >= 0 ? "incident_response.bpmn" : replay.files[0])
-      .then(function () { return go(steps.length - 1); });
+    current.index = steps.length - 1;
+    var first = fileAt(current.index) ||
+      (replay.files.indexOf("incident_response.bpmn") >= 0 ? "incident_response.bpmn" : replay.files[0]);
+    return showFile(first).then(function () { return go(steps.length - 1); });
   }
 
   slider.addEventListener("input", function () { go(Number(slider.value) - 1).catch(fail); });
