@@ -112,9 +112,7 @@ def draft_view(draft, base_row, version=None) -> dict:
 def get_draft(uow, processes, actor, draft_id) -> dict:
     """One draft as draft_view shows it."""
     _check_policy(actor)
-    draft = uow.session.get(ProcessDraft, draft_id)
-    if draft is None:
-        raise NotFound("no such draft")
+    draft = _find_draft(uow.session, draft_id)
     version = None
     if not draft.errors:
         version = load_files({n: t.encode("utf-8") for n, t in draft.files.items()}, processes.forms, stored=True)
@@ -125,9 +123,7 @@ def publish_draft(uow, processes, actor, draft_id, note) -> dict:
     """Validate the draft again and publish it as the version new cases start on."""
     _check_policy(actor)
     session = uow.session
-    draft = session.get(ProcessDraft, draft_id)
-    if draft is None:
-        raise NotFound("no such draft")
+    draft = _find_draft(session, draft_id)
     if not isinstance(note, str) or not note.strip():
         raise InvalidSubmission({"note": ["Say in a sentence what changes and why."]})
     if draft.status == "published":
@@ -203,7 +199,17 @@ def version_file(uow, actor, version_hash, name) -> str:
 def draft_file(uow, actor, draft_id, name) -> str:
     """One file of a draft (for drawing it with its errors)."""
     _check_policy(actor)
-    draft = uow.session.get(ProcessDraft, draft_id)
-    if draft is None or name not in draft.files:
+    draft = _find_draft(uow.session, draft_id)
+    if name not in draft.files:
         raise NotFound("no such draft or file")
     return draft.files[name]
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns: a larger id names nothing (and PostgreSQL would refuse it)
+
+
+def _find_draft(session, draft_id):
+    draft = session.get(ProcessDraft, draft_id) if isinstance(draft_id, int) and 1 <= draft_id <= MAX_ID else None
+    if draft is None:
+        raise NotFound("no such draft")
+    return draft

@@ -250,3 +250,9 @@ def test_the_diff_lists_removed_elements_and_changed_conditions():
                                   {"d.bpmn": (ROOT / "bpmn" / "response.bpmn").read_text().replace(
                                       "decision_round &lt; max_decision_rounds", "decision_round &lt; 2")}, {}, {})]
     assert [(c["kind"], c["change"], c["fields"]) for c in conditions] == [("condition", "changed", ["condition"])]
+
+
+@both_databases
+def test_a_draft_id_beyond_the_id_column_is_not_found(api):
+    assert api("pol").get("/api/process/drafts/2147483648").status_code == 404
+    assert api("pol").post("/api/process/drafts/2147483648/publish", json={"note": "x"}).status_code == 404
