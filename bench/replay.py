@@ -31,7 +31,8 @@ SAFETY = [("olga", "call_incident_team", {"team_member_contacted": "T", "called_
           ("olga", "support_victim", {"offered_private_place": True, "explained_role_and_asked": True,
                                       "gave_emergency_contacts": True})]
 REPORT = [("olga", "choose_account_writer", {"written_by": "staff_transcription"}),
-          ("olga", "transcribe_account", {"harasser_identification": "M", "behavior": "B", "approximate_time": "22:00"}),
+          ("olga", "transcribe_account", {"harasser_identification": "M", "behavior": "B",
+                                          "approximate_time": "22:00"}),
           ("olga", "send_report", {"report_reviewed": True})]
 DISTRESS = ("olga", "respond_to_distress", {"feelings_acknowledged": True, "reassured": True, "channels_offered": True})
 
@@ -42,12 +43,14 @@ def decision_round(n, revise):
              ("tom", "decide_action", {"action": "temporary_suspension", "suspension_length": f"{n} events",
                                        "rationale": "r", "decided_with": "Olga"}),
              ("olga", "meet_harasser", {"report_summarized": True, "decision_notified": True,
-                                        "harasser_disputes": revise, **({"harasser_account": "A joke"} if revise else {})})]
+                                        "harasser_disputes": revise,
+                                        **({"harasser_account": "A joke"} if revise else {})})]
     return steps + ([("olga", "reconsider_decision", {"decision_revised": True, "reconsider_reason": "x"})]
                     if revise else [])
 
 
-CLOSING = [("tom", "send_written_notice", {"notice_sent_at": "2026-11-24T12:00", "reason_shared_with_organizers": False}),
+CLOSING = [("tom", "send_written_notice", {"notice_sent_at": "2026-11-24T12:00",
+                                           "reason_shared_with_organizers": False}),
            ("orla", "acknowledge_sanction", {"sanction_acknowledged": True}),
            ("olga", "inform_aware_people", {"informed_people": ["K"], "no_details_shared": True,
                                             "message_text": "Action was taken."}),

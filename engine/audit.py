@@ -7,7 +7,7 @@ import getpass
 from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import history, snapshots
 from .access import check_can_audit, visible_data
@@ -16,7 +16,7 @@ from .crypto import MasterKeyError
 from .errors import NotFound
 from .markers import markers
 from .models import Case
-from .replay import Divergence, Recorded, Replayer, compare_final
+from .replay import STATE_CHANGING, Divergence, Recorded, Replayer, compare_final
 from .views import load_case, record_access
 
 OPERATOR = "operator"  # the role recorded for the command line, which reads cases with the master key
@@ -122,7 +122,7 @@ def verify_cases(session, processes):
 
 def count_cases(session) -> int:
     """How many cases there are (for a progress bar)."""
-    return len(list(session.scalars(select(Case.id))))
+    return session.scalar(select(func.count()).select_from(Case))
 
 
 def read_snapshot(session, case_id):
@@ -147,6 +147,7 @@ def replay_case(uow, processes, actor, case_id, step=None) -> dict:
     case = load_case(uow.session, case_id)
     check_can_audit(actor, case.data)
     if step is not None:
+        _check_step(case, step)
         record_access(uow, actor, case, f"replayed to event {step}")
     return _replay_view(uow.session, processes, actor, case, step)
 
@@ -154,8 +155,11 @@ def replay_case(uow, processes, actor, case_id, step=None) -> dict:
 def operator_replay(uow, processes, operator, case_id, step=None) -> dict:
     """The same for the command line's operator (no user account; a view of data is recorded all the same)."""
     case = load_case(uow.session, case_id)
+    if step is not None:
+        _check_step(case, step)
     if step is not None and not case.purged:
-        record_access(uow, SimpleNamespace(username=operator), case, f"replayed to event {step} (command line)", role=OPERATOR)
+        record_access(uow, SimpleNamespace(username=operator), case, f"replayed to event {step} (command line)",
+                      role=OPERATOR)
     return _replay_view(uow.session, processes, None, case, step, steps=True)
 
 
@@ -172,7 +176,7 @@ def diagram(uow, processes, actor, case_id) -> dict:
     last = {"markers": _empty_markers(), "ready": [], "data": {}}
 
     def on_step(event, replayer):
-        if event.type in _CHANGES:
+        if event.type in STATE_CHANGING:
             last.update(markers=markers(replayer.workflow, runner.version),
                         ready=sorted(t.task for t in replayer.ready()),
                         data=visible_data(actor, replayer.data(), case.data))
@@ -194,7 +198,9 @@ def process_file(uow, processes, actor, case_id, name) -> str:
 
 # ------------------------------------------------------------------ helpers
 
-_CHANGES = frozenset({"case_started", "task_completed", "message_raised", "timer_fired"})
+def _check_step(case, step):
+    if not 1 <= step <= (case.last_seq or 0):
+        raise NotFound(f"case {case.id} has no event {step} (it has {case.last_seq or 0})")
 
 
 def _empty_markers():
@@ -214,8 +220,6 @@ def _file_of(version, event):
 def _replay_view(session, processes, actor, case, step, steps=False) -> dict:
     """The verdict; with `steps` each event and the ready tasks after it; with `step` the state after that event."""
     case, rows = read_snapshot(session, case.id)
-    if step is not None and not any(e.seq == step for e in rows):
-        raise NotFound(f"case {case.id} has no event {step} (it has {len(rows)})")
     runner = processes.runner(case.process_version, session)
     walked, state = [], None
 

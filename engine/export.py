@@ -65,7 +65,7 @@ def dumps(records) -> str:
 
 @dataclass
 class ExportCheck:
-    """What checking an export found: its case, events and head hash, how its plaintext was checked, or the first problem."""
+    """What checking an export found: case, events, head hash, how its plaintext was checked, or the first problem."""
 
     case_id: int | None = None
     events: int = 0

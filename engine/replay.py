@@ -130,7 +130,7 @@ class Replayer:
             raise Divergence(event.seq, f"the engine failed: {type(err).__name__}: {first_line}") from None
 
     def _match(self, event):
-        """The replayed twin of the recorded task: by its engine id once known, else the oldest ready one of its kind."""
+        """The replayed twin of a recorded task: by engine id once known, else the oldest ready one of its kind."""
         twin = self._ids.get(event.task_id)
         if twin is not None:
             found = [t for t in self._ready if t.id == twin]

@@ -13,7 +13,7 @@ def test_a_case_opened_here_is_collected_for_the_final_check(api):
 
 @pytest.mark.after_every_case
 def test_every_case_the_test_suite_created_replays_to_an_identical_state():
-    mine = [verdicts for test, _, verdicts in REPLAYS if "test_a_case_opened_here_is_collected_for_the_final_check" in test]
+    mine = [verdicts for test, _, verdicts in REPLAYS if "test_a_case_opened_here_is_collected" in test]
     assert mine and len(mine[0]) == 1, "the collector did not see the case opened above"
     checked = [(test, found) for test, edited, verdicts in REPLAYS if not edited for found in verdicts]
     failed = [f"{test}: {found}" if isinstance(found, str) else f"{test}: case {found.case_id}: {found.describe()}"

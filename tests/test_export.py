@@ -28,8 +28,8 @@ def with_db(system):
 
 
 # no database, no server, no master key: only the file
-NOTHING = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "INCIDENTS_DATABASE_URL": "postgresql://nobody@192.0.2.1/none",
-           "INCIDENTS_MASTER_KEY_FILE": "/nonexistent/master_key"}
+NOTHING = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "INCIDENTS_MASTER_KEY_FILE": "/nonexistent/master_key",
+           "INCIDENTS_DATABASE_URL": "postgresql://nobody@192.0.2.1/none"}
 
 
 @pytest.fixture

@@ -110,7 +110,8 @@ def test_a_recorded_state_reveals_no_data(api, client, system):
 def test_each_distress_response_is_paired_with_its_own_message(api, system):
     cid = open_case(api)["id"]
     for note in ("first", "second"):
-        assert api("olga").post(f"/api/cases/{cid}/messages/attendee_distressed", json={"note": note}).status_code == 201
+        reply = api("olga").post(f"/api/cases/{cid}/messages/attendee_distressed", json={"note": note})
+        assert reply.status_code == 201
     second = _distress_task_with_note(system, cid, "second")
     reply = api("olga").post(f"/api/tasks/{second}", json={"data": {
         "feelings_acknowledged": True, "reassured": True, "channels_offered": True}})
