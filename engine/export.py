@@ -177,8 +177,13 @@ def _check_data(lineno, rec, header, report):
             raise _Bad(f"{where}: its data is not what was recorded (edited)")
         report.plaintext["public"] += 1
     elif data is None:
+        if header["digest_key"]:  # only a purge takes the plaintext away, and a purged case has no digest key
+            raise _Bad(f"{where}: its data is missing, but the case was not purged (edited)")
         report.plaintext["absent"] += 1  # a purged case: its key, and so its plaintext, is gone
-    elif mac is not None and header["digest_key"]:
+    elif mac is not None and not header["digest_key"]:
+        # the header is outside the chain: without this, removing the key would let edited plaintext pass
+        raise _Bad(f"{where}: it carries data that cannot be checked: the export has no digest key (edited)")
+    elif mac is not None:
         try:
             key = bytes.fromhex(header["digest_key"])
         except ValueError:

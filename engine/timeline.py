@@ -10,7 +10,8 @@ from .audit import read_snapshot, recorded, verdict
 from .replay import STATE_CHANGING
 from .views import load_case, record_access
 
-TYPES = ("case_started", "task_completed", "message_raised", "timer_fired", "case_viewed", "case_purged")
+TYPES = ("case_started", "task_completed", "message_raised", "timer_fired", "case_moved", "case_viewed",
+         "case_purged")
 
 
 def timeline(uow, processes, actor, case_id, types=(), roles=()) -> dict:

@@ -111,6 +111,13 @@ TAMPERINGS = {
     "an edited diagram": (lambda ls: [_edit(ls[0], lambda h: [v["files"].update(
         {"safety_gate.bpmn": v["files"]["safety_gate.bpmn"].replace("general_threat == True", "True")})
         for v in h["process_versions"].values()])] + ls[1:], "do not hash to it (edited)"),
+    "edited plaintext behind a removed digest key": (
+        lambda ls: [_edit(ls[0], _set("digest_key", None))] + ls[1:4]
+        + [_edit(ls[4], lambda r: r["data"].update(general_threat=True))] + ls[5:],
+        "line 2 (event seq 1): it carries data that cannot be checked: the export has no digest key (edited)"),
+    "dropped plaintext of a case that was not purged": (
+        lambda ls: ls[:4] + [_edit(ls[4], _set("data", None))] + ls[5:],
+        "line 5 (event seq 4): its data is missing, but the case was not purged (edited)"),
     "a line that is not JSON": (lambda ls: ls[:2] + ["{not json\n"] + ls[3:], "line 3: not JSON"),
     "another file": (lambda ls: ['{"format": "something else"}\n'] + ls[1:], "line 1: not an incidents case export"),
 }
