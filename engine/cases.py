@@ -86,7 +86,7 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     now = utcnow()
     workflow = runner.start(data, at=now)
     case = Case(process_version=runner.version.hash, event_name=data["event_name"],
-                excluded_staff=list(data["excluded_staff"]))
+                excluded_staff=[session.info["master_key"].exclusion_digest(u) for u in data["excluded_staff"]])
     case.use_key(*session.info["master_key"].new_case_key())
     session.add(case)
     flush(session)

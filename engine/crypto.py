@@ -54,6 +54,16 @@ class MasterKey:
         self.id = hashlib.sha256(b"incidents master key\n" + raw).hexdigest()[:12]
         derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"incidents system secrets").derive(raw)
         self.system_cipher = CaseCipher(derived)  # for credentials the system keeps (webhook URLs), not case data
+        self._exclusion_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                   info=b"incidents excluded staff").derive(raw)
+
+    def exclusion_digest(self, username: str) -> str:
+        """What a case row keeps of a staff member the reporter excluded: a keyed digest, not the name.
+
+        Inboxes compare the reader's own digest with it; reading the database tells no one whom a
+        reporter distrusted (the names themselves are in the sealed case data).
+        """
+        return digest(self._exclusion_key, "excluded staff", username)
 
     @classmethod
     def from_text(cls, text: str, where: str) -> "MasterKey":

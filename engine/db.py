@@ -67,6 +67,7 @@ def alembic_config(connection=None, master_key=None) -> Config:
 
 # the first revision whose data rewrite must not leave the old plaintext behind in free space
 SEALING_REVISION = "0008"
+LAST_WIPING_REVISION = "0012"  # 0012 replaces excluded staff names by digests: wipe after it too
 
 
 def upgrade(engine, revision="head", master_key=None) -> None:
@@ -79,7 +80,7 @@ def upgrade(engine, revision="head", master_key=None) -> None:
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(alembic_config(connection, master_key), revision)
         after = MigrationContext.configure(connection).get_current_revision()
-    if before is not None and before < SEALING_REVISION <= (after or ""):
+    if before is not None and before < LAST_WIPING_REVISION and SEALING_REVISION <= (after or ""):
         wipe_free_space(engine, ("cases", "case_events", "reporter_links", "idempotency_keys"))
 
 

@@ -90,6 +90,7 @@ class Case(Base):
     process_version: Mapped[str] = mapped_column(ForeignKey("process_versions.hash"))
     status: Mapped[str] = mapped_column(String(10), default="open")
     event_name: Mapped[str] = mapped_column(String(300), index=True)
+    # keyed digests of the excluded staff's usernames (MasterKey.exclusion_digest), for the inbox filter
     excluded_staff: Mapped[list] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
@@ -127,7 +128,7 @@ class Case(Base):
     def data(self) -> dict:
         """The case data, decrypted; a purged case keeps only what access checks need."""
         if self.purged:
-            return {"event_name": self.event_name, "excluded_staff": list(self.excluded_staff or [])}
+            return {"event_name": self.event_name, "excluded_staff": []}  # a purge forgets the exclusions
         sealed = self.sealed_data
         cached = getattr(self, "_data", None)
         if cached is None or cached[0] is not sealed:

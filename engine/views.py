@@ -36,8 +36,8 @@ def list_inbox(uow, actor) -> list:
                    and_(ReadyTaskRow.role.in_(at_events), Case.event_name.in_(sorted(actor.events)))))
         .order_by(desc(Case.created_at), desc(Case.id), ReadyTaskRow.ready_at)
     ).all()
-    return [{**_summary(row), "event_name": event} for row, excluded, event in rows
-            if actor.username not in (excluded or [])]
+    mine = uow.session.info["master_key"].exclusion_digest(actor.username)  # rows keep digests, not names
+    return [{**_summary(row), "event_name": event} for row, excluded, event in rows if mine not in (excluded or [])]
 
 
 def get_case(uow, actor, case_id) -> dict:

@@ -297,3 +297,14 @@ def test_the_migration_stops_on_a_history_that_does_not_verify_and_changes_nothi
         assert MigrationContext.configure(conn).get_current_revision() == "0007"
         assert REPORTER in str(conn.execute(text("SELECT data FROM cases WHERE id = 1")).scalar())
     db.dispose()
+
+
+def test_the_case_row_keeps_digests_of_excluded_staff_not_their_names(api, system, make_user):
+    make_user("xena", "onsite_staff")
+    cid = open_case(api, excluded_staff=["xena"])["id"]
+    with system.db.connect() as conn:
+        stored = conn.execute(text("SELECT excluded_staff FROM cases WHERE id = :id"), {"id": cid}).scalar()
+    assert "xena" not in str(stored) and len(str(stored)) > 64
+    assert api("tom").get(f"/api/cases/{cid}").get_json()["data"]["excluded_staff"] == ["xena"]
+    assert api("xena").get("/api/tasks").get_json() == [] and api("xena").get(f"/api/cases/{cid}").status_code == 404
+    assert any(t["case_id"] == cid for t in api("olga").get("/api/tasks").get_json())
