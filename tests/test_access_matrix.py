@@ -11,20 +11,20 @@ SCENES = ("own", "other", "excluded")
 INTAKE = {"event_name": "HackAPI", "event_format": "in_person", "region": "europe", "opened_by_role": "onsite_staff",
           "reporter_anonymous": True}
 ENDPOINTS = ("api case", "api history", "api task", "api complete", "api message", "inbox", "page case",
-             "page task", "api move", "api replay", "page timeline", "page diagram")
+             "page task", "api move", "api replay", "page timeline", "page diagram", "page complete", "page message")
 
 ALLOW_ALL = {"api case": 200, "api history": 200, "page case": 200}
 AUDIT = {"api replay": 200, "page timeline": 200, "page diagram": 200}  # auditors and the team only
 NO_AUDIT = {e: 403 for e in AUDIT}
 EXPECTED = {
     ("onsite_staff", "own"): {**ALLOW_ALL, **NO_AUDIT, "api task": 200, "api complete": 422, "api message": 201,
-                              "inbox": True, "page task": 200},
+                              "inbox": True, "page task": 200, "page complete": 422, "page message": 302},
     ("incident_team", "own"): {**ALLOW_ALL, **AUDIT, "api task": 403, "api complete": 403, "api message": 201,
-                               "inbox": False, "page task": 403},
+                               "inbox": False, "page task": 403, "page complete": 403, "page message": 302},
     ("organizer", "own"): {**ALLOW_ALL, **NO_AUDIT, "api task": 403, "api complete": 403, "api message": 201,
-                           "inbox": False, "page task": 403},
+                           "inbox": False, "page task": 403, "page complete": 403, "page message": 302},
     ("auditor", "own"): {**ALLOW_ALL, **AUDIT, "api task": 403, "api complete": 403, "api message": 403,
-                         "inbox": False, "page task": 403},
+                         "inbox": False, "page task": 403, "page complete": 403, "page message": 403},
 }
 for seen in EXPECTED.values():
     seen["api move"] = 403  # moving a case to another process version is for policy staff only
@@ -37,7 +37,8 @@ for role in ROLES:
     EXPECTED[(role, "excluded")] = DENY  # named by the reporter: the case does not seem to exist
     EXPECTED[(role, "other")] = DENY if role in ("onsite_staff", "organizer") else EXPECTED[(role, "own")]
 EXPECTED[("anonymous", "-")] = {e: 401 for e in ENDPOINTS if e.startswith("api")} | {
-    "inbox": False, "page case": 302, "page task": 302, "page timeline": 302, "page diagram": 302}
+    "inbox": False, "page case": 302, "page task": 302, "page timeline": 302, "page diagram": 302,
+    "page complete": 302, "page message": 302}
 
 
 def login(client, username):
@@ -47,13 +48,24 @@ def login(client, username):
                                        "csrf_token": csrf}).status_code == 302
 
 
+def csrf(client):
+    """The session's CSRF token (made here for a visitor who has none), so a POST reaches the access check."""
+    with client.session_transaction() as session:
+        session.setdefault("csrf", "matrix-csrf-token")
+        return session["csrf"]
+
+
 def answers(app, api, username, case_id, task_id, version):
     if username is None:
         headers, client = {}, app.test_client()
     else:
         headers, client = api(username).headers, app.test_client()
         login(client, username)
+    token = csrf(client)
     out = {
+        "page complete": client.post(f"/tasks/{task_id}", data={"csrf_token": token}).status_code,
+        "page message": client.post(f"/cases/{case_id}/messages/attendee_distressed",
+                                    data={"csrf_token": token}).status_code,
         "api case": client.get(f"/api/cases/{case_id}", headers=headers).status_code,
         "api history": client.get(f"/api/cases/{case_id}/history", headers=headers).status_code,
         "api task": client.get(f"/api/tasks/{task_id}", headers=headers).status_code,
@@ -90,4 +102,32 @@ def test_every_role_and_situation_gets_exactly_the_expected_answer(app, api, mak
         for endpoint, expected in EXPECTED[(role, scene)].items():
             if got[endpoint] != expected:
                 mismatches.append(f"{role}/{scene} {endpoint}: expected {expected}, got {got[endpoint]}")
+    assert mismatches == []
+
+
+PROCESS_EXPECTED = {  # the process pages and API, and the notifications page: no case data in them
+    "onsite_staff": {"policy page": 403, "api versions": 403, "outbox page": 200},
+    "organizer": {"policy page": 403, "api versions": 403, "outbox page": 200},
+    "incident_team": {"policy page": 200, "api versions": 200, "outbox page": 200},
+    "auditor": {"policy page": 200, "api versions": 200, "outbox page": 200},
+    "policy": {"policy page": 200, "api versions": 200, "outbox page": 200},
+    "anonymous": {"policy page": 302, "api versions": 401, "outbox page": 302},
+}
+
+
+def test_every_role_gets_exactly_the_expected_answer_from_the_process_and_notification_pages(app, api, staff):
+    users = {"onsite_staff": "olga", "organizer": "orla", "incident_team": "tom", "auditor": "audrey",
+             "policy": "pol", "anonymous": None}
+    mismatches = []
+    for role, name in users.items():
+        client = app.test_client()
+        headers = {}
+        if name:
+            login(client, name)
+            headers = api(name).headers
+        got = {"policy page": client.get("/policy/").status_code,
+               "api versions": client.get("/api/process/versions", headers=headers).status_code,
+               "outbox page": client.get("/outbox").status_code}
+        mismatches += [f"{role} {k}: expected {v}, got {got[k]}" for k, v in PROCESS_EXPECTED[role].items()
+                       if got[k] != v]
     assert mismatches == []
