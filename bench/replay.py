@@ -130,15 +130,33 @@ class Bench:
             return uow.session.get(Case, case_id).last_seq
 
 
+def spiff_steps(runner, events):
+    """The same events through SpiffWorkflow with nothing checked: the floor any replay stands on."""
+    workflow = None
+    for event in events:
+        if event.type == "case_started":
+            workflow = runner.start(event.data, at=event.at)
+        elif event.type == "task_completed":
+            task = next(t for t in runner.ready_tasks(workflow, {}) if t.task == event.task)
+            runner.complete(workflow, task.id, event.data, at=event.at)
+        elif event.type == "message_raised":
+            runner.catch_message(workflow, event.task, event.data, at=event.at)
+        elif event.type == "timer_fired":
+            runner.refresh(workflow, at=event.at)
+
+
 def time_replay(bench, case_id, runs):
-    """(median seconds of the engine replay alone, median seconds of the whole verdict)."""
+    """Median seconds of: SpiffWorkflow's steps alone, the replay (events decrypted), the whole verdict."""
     system = bench.system
-    engine_only, whole = [], []
+    floor, engine_only, whole = [], [], []
     with system.reading() as uow:
         case = uow.session.get(Case, case_id)
         events = audit.recorded(history.events_of(uow.session, case_id))
         runner = system.processes.runner(case.process_version, uow.session)
         for _ in range(runs):
+            started = time.perf_counter()
+            spiff_steps(runner, events)
+            floor.append(time.perf_counter() - started)
             started = time.perf_counter()
             replayer = Replayer(runner, case.cipher)
             for event in events:
@@ -150,7 +168,7 @@ def time_replay(bench, case_id, runs):
             found = audit.verdict(uow.session, system.processes, uow.session.get(Case, case_id))
             whole.append(time.perf_counter() - started)
         assert found.outcome == "verified", found.describe()
-    return statistics.median(engine_only), statistics.median(whole)
+    return statistics.median(floor), statistics.median(engine_only), statistics.median(whole)
 
 
 def main():
@@ -160,10 +178,12 @@ def main():
     args = parser.parse_args()
     bench = Bench()
     long_id = bench.long_case()
-    engine_only, whole = time_replay(bench, long_id, args.runs)
+    floor, engine_only, whole = time_replay(bench, long_id, args.runs)
     print(f"replay of one case of {bench.events(long_id)} events (median of {args.runs} runs, SQLite file):")
-    print(f"  engine alone, events already decrypted        {engine_only * 1000:7.1f} ms")
-    print(f"  whole verdict: read, chain, decrypt, replay,  {whole * 1000:7.1f} ms")
+    print(f"  SpiffWorkflow's own steps, nothing checked     {floor * 1000:7.1f} ms")
+    print(f"  replay with every step compared (decrypted)    {engine_only * 1000:7.1f} ms "
+          f"({engine_only / floor:.2f}x)")
+    print(f"  whole verdict: read, chain, decrypt, replay,   {whole * 1000:7.1f} ms ({whole / floor:.2f}x)")
     print("  compare with the stored case")
 
     made = time.perf_counter()
