@@ -83,9 +83,9 @@ OPERATIONS = {
 RESPONSES = {
     "FormField": schemas.FormFieldSchema, "TaskSummary": schemas.TaskSummarySchema,
     "TaskDetail": schemas.TaskDetailSchema, "ReporterTask": schemas.ReporterTaskSchema, "Case": schemas.CaseSchema,
-    "HistoryEvent": schemas.HistoryEventSchema, "Token": schemas.TokenSchema, "TokenRequest": schemas.TokenRequestSchema,
-    "Message": schemas.MessageSchema, "Received": schemas.ReceivedSchema, "Error": schemas.ErrorSchema,
-    "ValidationError": schemas.ValidationErrorSchema,
+    "HistoryEvent": schemas.HistoryEventSchema, "Token": schemas.TokenSchema,
+    "TokenRequest": schemas.TokenRequestSchema, "Message": schemas.MessageSchema, "Received": schemas.ReceivedSchema,
+    "Error": schemas.ErrorSchema, "ValidationError": schemas.ValidationErrorSchema,
 }
 
 
