@@ -179,7 +179,8 @@ def test_nul_characters_are_refused_instead_of_reaching_the_database(api, client
         assert reply.status_code == 422 and reply.get_json()["errors"] == {
             next(iter(intake)) + (".0" if "excluded_staff" in intake else ""):
             ["Remove the NUL character (\\u0000): it cannot be stored."]}
-    reply = user.post(f"/api/tasks/{case['tasks'][0]['id']}", json={"data": {**CALL_DATA, "team_member_contacted": "\u0000"}})
+    reply = user.post(f"/api/tasks/{case['tasks'][0]['id']}",
+                      json={"data": {**CALL_DATA, "team_member_contacted": "\u0000"}})
     assert reply.status_code == 422 and set(reply.get_json()["errors"]) == {"team_member_contacted"}
     keyed = user.client.post("/api/cases", json=INTAKE, headers={**user.headers, "Idempotency-Key": "a\u0000"})
     assert keyed.status_code == 422 and "Idempotency-Key" in keyed.get_json()["errors"]

@@ -13,7 +13,8 @@ from . import openapi, schemas
 from .auth import api_actor
 from .context import system, with_link
 from .schemas import (
-    CaseSchema, HistoryEventSchema, ReceivedSchema, ReporterTaskSchema, TaskDetailSchema, TaskSummarySchema, TokenSchema,
+    CaseSchema, HistoryEventSchema, ReceivedSchema, ReporterTaskSchema, TaskDetailSchema, TaskSummarySchema,
+    TokenSchema,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -96,9 +96,10 @@ OPERATIONS = {
 RESPONSES = {
     "FormField": schemas.FormFieldSchema, "TaskSummary": schemas.TaskSummarySchema,
     "TaskDetail": schemas.TaskDetailSchema, "ReporterTask": schemas.ReporterTaskSchema, "Case": schemas.CaseSchema,
-    "HistoryEvent": schemas.HistoryEventSchema, "Token": schemas.TokenSchema, "TokenRequest": schemas.TokenRequestSchema,
-    "Message": schemas.MessageSchema, "Received": schemas.ReceivedSchema, "Error": schemas.ErrorSchema,
-    "ValidationError": schemas.ValidationErrorSchema, "Moved": schemas.MovedSchema, "Move": schemas.MoveSchema,
+    "HistoryEvent": schemas.HistoryEventSchema, "Token": schemas.TokenSchema,
+    "TokenRequest": schemas.TokenRequestSchema, "Message": schemas.MessageSchema, "Received": schemas.ReceivedSchema,
+    "Error": schemas.ErrorSchema, "ValidationError": schemas.ValidationErrorSchema,
+    "Moved": schemas.MovedSchema, "Move": schemas.MoveSchema,
     "Change": schemas.ChangeSchema, "Version": schemas.VersionSchema, "VersionFile": schemas.VersionFileSchema,
     "VersionDiff": schemas.VersionDiffSchema, "DraftError": schemas.DraftErrorSchema, "Draft": schemas.DraftSchema,
     "DraftRequest": schemas.DraftRequestSchema, "Publish": schemas.PublishSchema,
