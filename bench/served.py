@@ -24,12 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.complete_task import raw_engine  # noqa: E402
 from engine import cases, users  # noqa: E402
-from engine.cases import validate  # noqa: E402
 from engine.config import ROOT, Settings  # noqa: E402
 from engine.crypto import generate_master_key  # noqa: E402
 from engine.system import build  # noqa: E402
-from forms import INTAKE_FORM  # noqa: E402
 
 N = int(os.environ.get("INCIDENTS_BENCH_SAMPLES", 200))
 POSTGRES = os.environ.get("INCIDENTS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -47,22 +46,6 @@ def percentiles(samples):
     samples = sorted(samples)
     pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] * 1000  # noqa: E731
     return statistics.median(samples) * 1000, pick(0.95), pick(0.99)
-
-
-def raw_engine(runner):
-    """The floor: SpiffWorkflow load + complete one task + save, in-process, same diagrams."""
-    workflow = runner.start({**validate(INTAKE_FORM, intake()), "onsite_staff_available": True})
-    runner.complete(workflow, runner.ready_tasks(workflow)[0].id, CALL)
-    state = runner.dumps(workflow)
-    samples = []
-    for _ in range(N):
-        started = time.perf_counter()
-        wf = runner.loads(state)
-        task = next(t for t in runner.ready_tasks(wf) if t.task == "assess_safety")
-        runner.complete(wf, task.id, ASSESS)
-        runner.dumps(wf)
-        samples.append(time.perf_counter() - started)
-    return samples
 
 
 class Client:
@@ -282,7 +265,7 @@ def main():
     tmp = Path(tempfile.mkdtemp())
     floor_system = build(Settings(database_url=f"sqlite:///{tmp / 'floor.sqlite3'}", master_key=generate_master_key(),
                                   bpmn_dir=str(ROOT / "bpmn")))
-    raw = raw_engine(floor_system.processes.runner(floor_system.processes.current.hash))
+    raw, _ = raw_engine(floor_system.processes.runner(floor_system.processes.current.hash), N)
     floor = statistics.median(raw)
     results = [("raw engine: load + complete + save", raw, True)]
     summary = []

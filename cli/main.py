@@ -89,6 +89,8 @@ def _shown(path):
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
 def _refused(err: InvalidSubmission) -> int:
     for field, messages in err.errors.items():
         print(f"{field}: {' '.join(messages)}", file=sys.stderr)
@@ -268,13 +270,13 @@ def cmd_publish(args, settings):
             print(f"  {change['change']:<8} {change['kind']:<10} {change['id']} {' '.join(change['fields'])}".rstrip())
         with system.writing() as uow:
             version = publishing.publish_draft(uow, system.processes, actor, draft["id"], args.note)
-    except (InvalidSubmission, NotAllowed) as err:
-        messages = err.errors.items() if isinstance(err, InvalidSubmission) else [("by", [str(err)])]
-        for field, texts in messages:
-            print(f"{field}: {' '.join(texts)}", file=sys.stderr)
-        return 1
+    except InvalidSubmission as err:
+        return _refused(err)
+    except NotAllowed as err:
+        return _refused(InvalidSubmission({"by": [str(err)]}))
     print(f"published version {version['hash'][:12]} (draft {draft['id']}); new cases start on it")
     return 0
+
 
 def cmd_move_case(args, settings):
     """Move an open case to another published process version, as a policy staff account (recorded in its history)."""
@@ -288,15 +290,15 @@ def cmd_move_case(args, settings):
         with system.writing() as uow:
             moved = case_moves.move_case(uow, system.processes, actor, args.case, args.version)
     except InvalidSubmission as err:
-        for field, messages in err.errors.items():
-            print(f"{field}: {' '.join(messages)}", file=sys.stderr)
-        return 2
+        return _refused(err) + 1  # exit 2: the command line was wrong
     except IncidentsError as err:
         print(f"not moved: {err}", file=sys.stderr)
         return 1
     print(f"case {moved['id']} moved from version {moved['moved_from'][:12]} to {moved['process_version'][:12]}; "
           f"ready: {', '.join(moved['tasks']) or 'none'}")
     return 0
+
+
 def cmd_replay(args, settings):
     """Replay one case's history and compare it with the recorded state after every step."""
     return audit_commands.cmd_replay(args, _system(settings, need_key=False))

@@ -11,6 +11,9 @@ from .crypto import PUBLIC, open_public
 from .errors import CasePurged
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns: a larger id names nothing (and PostgreSQL would refuse it)
+
+
 def utcnow():
     """The current time, timezone-aware in UTC."""
     return datetime.now(timezone.utc)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .diagrams import describe_forms, is_version_file, load_files
 from .errors import DiagramError, InvalidSubmission, NotAllowed, NotFound
-from .models import ProcessDraft, ProcessVersionRow, utcnow
+from .models import MAX_ID, ProcessDraft, ProcessVersionRow, utcnow
 from .processtests import run_process_tests
 from .roles import AUDITOR, INCIDENT_TEAM, POLICY
 from .versiondiff import diff
@@ -204,8 +204,6 @@ def draft_file(uow, actor, draft_id, name) -> str:
         raise NotFound("no such draft or file")
     return draft.files[name]
 
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integer columns: a larger id names nothing (and PostgreSQL would refuse it)
 
 
 def _find_draft(session, draft_id):

@@ -14,12 +14,12 @@ from .casestate import commit, ready_rows
 from .crypto import token_digest
 from .errors import NotAllowed, NotFound, TaskNotReady
 from .instructions import render_instructions
-from .models import Case, CaseEvent, ReadyTaskRow, ReporterLink
+from .models import Case, CaseEvent, MAX_ID, ReadyTaskRow, ReporterLink
 from .roles import AUDITOR, INCIDENT_TEAM, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
 
 
-MAX_CASE_ID = 2**31 - 1  # case ids are 32-bit integer columns; a larger id names no case
+MAX_CASE_ID = MAX_ID  # case ids are 32-bit integer columns; a larger id names no case
 
 
 def list_inbox(uow, actor) -> list:

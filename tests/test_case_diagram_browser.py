@@ -9,7 +9,7 @@ from playwright.sync_api import sync_playwright
 from engine.config import ROOT
 from tests.conftest import MASTER_KEY, PASSWORD
 from tests.test_api import do, open_case
-from tests.test_browser import ARTIFACTS, CHROMIUM
+from tests.test_browser import ARTIFACTS, launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -18,9 +18,7 @@ pytestmark = pytest.mark.browser
 def desktop():
     """A chromium page at desktop width, with every console error collected."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.errors = []
         # a failed load is named by the response (below); the browser's own favicon request may 404

@@ -2,7 +2,9 @@
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.test_browser import shot
+from playwright.sync_api import sync_playwright
+
+from tests.test_browser import launch_chromium, shot
 from tests.test_publishing import MAIN, main_diagram
 
 pytestmark = pytest.mark.browser
@@ -11,17 +13,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def desk():
     """A chromium page at desktop width: policy staff edit diagrams at a desk."""
-    from pathlib import Path
-
-    from playwright.sync_api import sync_playwright
-
-    from tests.test_browser import CHROMIUM
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: run `make test`, which installs it")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch_chromium(p)
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         page.problems = []
         page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
