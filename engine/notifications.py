@@ -3,7 +3,7 @@
 A message names the task's title, the event and a link to the task, nothing else: never the names,
 the account or any other data of the case. The sender (engine/delivery.py) delivers it later.
 """
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 
 from .access import is_told_of_task
 from .errors import InvalidSubmission, NotAllowed
@@ -34,8 +34,8 @@ def enqueue(session, case, rows) -> int:
     rows = [r for r in rows if r.lane != REPORTER]
     if not rows:
         return 0
-    people = _staff_of(session, case.event_name)
-    hook = not case.excluded_staff and session.get(EventWebhook, case.event_name) is not None
+    people, hook = _staff_of(session, case.event_name)
+    hook = hook and not case.excluded_staff
     done = {tuple(r) for r in session.execute(select(Notification.task_id, Notification.channel, Notification.recipient)
                                               .where(Notification.task_id.in_([r.id for r in rows])))}
     added = 0
@@ -51,12 +51,18 @@ def enqueue(session, case, rows) -> int:
     return added
 
 
-def _staff_of(session, event_name) -> list:
-    """Every active user as an Actor whose events are narrowed to `event_name` (all that matters here)."""
-    at_event = set(session.scalars(select(UserEvent.user_id).where(UserEvent.event_name == event_name)))
-    users = session.execute(select(User.id, User.username, User.roles).where(User.active.is_(True)))
-    return [Actor(username, frozenset(roles), frozenset({event_name}) if user_id in at_event else frozenset())
-            for user_id, username, roles in users]
+def _staff_of(session, event_name) -> tuple:
+    """Every active user as an Actor whose events are narrowed to `event_name` (all that matters here), and
+    whether the event has a webhook: one query."""
+    hook = exists().where(EventWebhook.event_name == event_name).label("hook")
+    rows = session.execute(select(User.username, User.roles, UserEvent.event_name, hook)
+                           .outerjoin(UserEvent, and_(UserEvent.user_id == User.id, UserEvent.event_name == event_name))
+                           .where(User.active.is_(True))).all()
+    if not rows:  # no active user at all: only the webhook may be told
+        return [], session.get(EventWebhook, event_name) is not None
+    people = [Actor(username, frozenset(roles), frozenset({event_name}) if at_event else frozenset())
+              for username, roles, at_event, _ in rows]
+    return people, bool(rows[0].hook)
 
 
 def list_for(uow, actor, everyone=False, limit=100) -> list:

@@ -151,10 +151,12 @@ def _spend_a_check(password):
 
 def actor_for(uow, username: str):
     """The active user's actor, or None when the account is gone or disabled."""
-    user = uow.session.scalars(select(User).where(User.username == username)).first()
-    if user is None or not user.active:
+    rows = uow.session.execute(select(User.roles, UserEvent.event_name)
+                               .outerjoin(UserEvent, UserEvent.user_id == User.id)
+                               .where(User.username == username, User.active.is_(True))).all()
+    if not rows:
         return None
-    return _actor(uow.session, user)
+    return Actor(username, frozenset(rows[0].roles), frozenset(r.event_name for r in rows if r.event_name is not None))
 
 
 def _digest(token: str) -> str:
@@ -172,13 +174,20 @@ def issue_token(uow, actor: Actor, hours: int) -> str:
 
 
 def actor_for_token(uow, token: str) -> Actor:
-    """The actor a live token belongs to, or raise AuthenticationFailed."""
-    row = uow.session.get(ApiToken, _digest(token or ""))
-    if row is None:
+    """The actor a live token belongs to, or raise AuthenticationFailed.
+
+    One query (token, user and the user's events together): every API request pays for it.
+    """
+    rows = uow.session.execute(
+        select(ApiToken.expires_at, User.username, User.roles, User.active, UserEvent.event_name)
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(UserEvent, UserEvent.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(token or ""))).all()
+    if not rows:
         raise AuthenticationFailed("unknown token")
-    if row.expires_at < utcnow():
+    expires_at, username, roles, active, _ = rows[0]
+    if expires_at < utcnow():
         raise AuthenticationFailed("token expired")
-    user = uow.session.get(User, row.user_id)
-    if user is None or not user.active:
+    if not active:
         raise AuthenticationFailed("account disabled")
-    return _actor(uow.session, user)
+    return Actor(username, frozenset(roles), frozenset(r.event_name for r in rows if r.event_name is not None))

@@ -177,9 +177,10 @@ def ready_task(session, actor, task_id):
     """The ready task row and its case; TaskNotReady if it was completed, NotFound if it never existed."""
     if not _is_task_id(task_id):
         raise NotFound("no such task")
-    row = session.get(ReadyTaskRow, str(task_id))
-    if row is not None:
-        return row, session.get(Case, row.case_id)
+    found = session.execute(select(ReadyTaskRow, Case).join(Case, Case.id == ReadyTaskRow.case_id)
+                            .where(ReadyTaskRow.id == str(task_id))).first()
+    if found is not None:
+        return found[0], found[1]
     done = session.scalars(select(CaseEvent).where(CaseEvent.task_id == str(task_id))).first()
     if done is None:
         raise NotFound("no such task")
