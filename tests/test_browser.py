@@ -11,6 +11,8 @@ from tests.conftest import PASSWORD
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = pytest.mark.browser
+# a phone: what every phone-width page is checked at (fits_the_phone compares with its width)
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
 def launch_chromium(playwright):
@@ -27,8 +29,7 @@ def page():
     """A chromium page with a 390 px wide phone viewport."""
     with sync_playwright() as p:
         browser = launch_chromium(p)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True)
+        context = browser.new_context(**PHONE)
         yield context.new_page()
         browser.close()
 
@@ -39,7 +40,7 @@ def shot(page, name):
 
 
 def fits_the_phone(page):
-    return page.evaluate("document.documentElement.scrollWidth") <= 390
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
 
 
 def test_onsite_staff_opens_a_case_and_completes_a_task_on_a_phone(server, page, staff):
