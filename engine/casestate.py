@@ -28,14 +28,14 @@ def store(session, runner, case, workflow):
     """
     with session.no_autoflush:
         case.state = runner.dumps(workflow)
-        case.data = runner.data(workflow)
+        case.data, ready_tasks = runner.state(workflow)  # one walk of the task tree for both
         status = "closed" if runner.is_completed(workflow) or case.data.get("case_closed") else "open"
         if status == "closed" and case.status != "closed":
             case.closed_at = utcnow()
         case.status = status
         case.next_due = runner.next_due(workflow)
         case.updated_at = utcnow()
-        ready = {t.id: t for t in runner.ready_tasks(workflow, case.data)}
+        ready = {t.id: t for t in ready_tasks}
         existing = {r.id: r for r in ready_rows(session, case.id)} if case.id is not None else {}
         rows, new = [], []
         for task_id, row in existing.items():
