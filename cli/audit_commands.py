@@ -39,6 +39,7 @@ def _print_state(state, step):
         print(f"no state after event {step}: the replay did not get that far")
         return
     print(f"\nstate after event {step} ({state['type']}{' ' + state['task'] if state['task'] else ''}):")
+    print(f"  process version: {state['process_version'][:12]}")
     print(f"  status: {state['status']}")
     print(f"  ready: {', '.join(state['ready']) or '-'}")
     for name, ids in sorted(state["markers"]["completed"].items()):

@@ -164,35 +164,47 @@ def operator_replay(uow, processes, operator, case_id, step=None) -> dict:
 
 
 def diagram(uow, processes, actor, case_id) -> dict:
-    """Every step of the case for the diagram view: markers, ready tasks and the data after each event."""
+    """Every step of the case for the diagram view: markers, ready tasks and the data after each event.
+
+    Each step is drawn on the process version in force at it: a case moved to another version has its
+    earlier steps on the version they ran on, marked by that version's elements and flows.
+    """
     case = load_case(uow.session, case_id)
     check_can_audit(actor, case.data)
     record_access(uow, actor, case, "diagram replay")
     session = uow.session
     case, rows = read_snapshot(session, case_id)
-    runner = processes.runner(case.process_version, session)
-    files = sorted(name for name in runner.version.files if name.endswith(".bpmn"))
-    out = {"case_id": case.id, "process_version": case.process_version, "files": files, "steps": []}
+    ran_on = list(dict.fromkeys([*(e.process_version for e in rows), case.process_version]))
+    versions = {version: _bpmn_files(processes.runner(version, session).version) for version in ran_on}
+    out = {"case_id": case.id, "process_version": case.process_version, "versions": versions, "steps": []}
     last = {"markers": _empty_markers(), "ready": [], "data": {}}
 
     def on_step(event, replayer):
-        if event.type in STATE_CHANGING:
-            last.update(markers=markers(replayer.workflow, runner.version),
+        version = replayer.runner.version  # a replayed move switches it, as the move did in the case
+        if event.type in REDRAWN:
+            last.update(markers=markers(replayer.workflow, version),
                         ready=sorted(t.task for t in replayer.ready()),
                         data=visible_data(actor, replayer.data(), case.data))
-        out["steps"].append({**_event_summary(event), "file": _file_of(runner.version, event), **last})
+        out["steps"].append({**_event_summary(event), "process_version": version.hash,
+                             "file": _file_of(version, event), **last})
     found = verdict(session, processes, case, rows, on_step)
     out["verdict"] = {**asdict(found), "description": found.describe()}
     return out
 
 
-def process_file(uow, processes, actor, case_id, name) -> str:
-    """The text of one diagram file of the case's own process version (no case data; access is still checked)."""
+def process_file(uow, processes, actor, case_id, name, version=None) -> str:
+    """The text of one diagram file of a process version the case ran on (default: the one it runs on now).
+
+    No case data; access is still checked, and only the versions in the case's own history are served.
+    """
     case = load_case(uow.session, case_id)
     check_can_audit(actor, case.data)
-    files = processes.runner(case.process_version, uow.session).version.files
+    version = version or case.process_version
+    if version != case.process_version and version not in history.versions_of(uow.session, case.id):
+        raise NotFound(f"case {case.id} never ran on process version {version[:12]}")
+    files = processes.runner(version, uow.session).version.files
     if name not in files:
-        raise NotFound(f"the case's process version has no file '{name}'")
+        raise NotFound(f"process version {version[:12]} has no file '{name}'")
     return files[name]
 
 
@@ -201,6 +213,13 @@ def process_file(uow, processes, actor, case_id, name) -> str:
 def _check_step(case, step):
     if not 1 <= step <= (case.last_seq or 0):
         raise NotFound(f"case {case.id} has no event {step} (it has {case.last_seq or 0})")
+
+
+REDRAWN = STATE_CHANGING | {"case_moved"}  # the events after which the diagram is marked afresh
+
+
+def _bpmn_files(version):
+    return sorted(name for name in version.files if name.endswith(".bpmn"))
 
 
 def _empty_markers():
@@ -220,17 +239,16 @@ def _file_of(version, event):
 def _replay_view(session, processes, actor, case, step, steps=False) -> dict:
     """The verdict; with `steps` each event and the ready tasks after it; with `step` the state after that event."""
     case, rows = read_snapshot(session, case.id)
-    runner = processes.runner(case.process_version, session)
     walked, state = [], None
 
     def on_step(event, replayer):
         nonlocal state
         walked.append({**_event_summary(event), "ready": sorted(t.task for t in replayer.ready())})
         if event.seq == step:
-            data = replayer.data()
-            state = {**_event_summary(event), "status": replayer.status(),
+            data, version = replayer.data(), replayer.runner.version  # the version in force at that event
+            state = {**_event_summary(event), "process_version": version.hash, "status": replayer.status(),
                      "ready": sorted(t.task for t in replayer.ready()),
-                     "markers": markers(replayer.workflow, runner.version),
+                     "markers": markers(replayer.workflow, version),
                      "data": data if actor is None else visible_data(actor, data, case.data)}
     found = verdict(session, processes, case, rows, on_step)
     out = {"case_id": case.id, "process_version": case.process_version, **asdict(found),

@@ -19,6 +19,7 @@ from engine.replay import STATE_CHANGING
 from forms import FORMS
 from tests.conftest import MASTER_KEY
 from tests.test_api import do, open_case, to_report_sent
+from tests.test_audit_pages import RENAMED_FLOW, moved_case
 from tests.test_history import tamper
 from tests.test_timers import age
 
@@ -310,3 +311,19 @@ def test_the_replay_api_answers_auditors_and_the_team_only(api, system, make_use
     assert api("tom").get(f"/api/cases/{cid}/replay?step=x").status_code == 422
     assert api("tom").get(f"/api/cases/{cid}/replay?step=9").status_code == 404
     assert api("tom").get("/api/cases/999/replay").status_code == 404
+
+
+def test_the_state_after_an_event_before_a_move_is_on_the_version_that_ran_it(api, system, staff, tmp_path):
+    cid, first, second = moved_case(api, system, staff, tmp_path)
+    old_flow, new_flow = RENAMED_FLOW
+    before = api("audrey").get(f"/api/cases/{cid}/replay?step=3").get_json()
+    assert before["outcome"] == "verified" and before["process_version"] == second
+    assert before["state"]["process_version"] == first
+    assert old_flow in before["state"]["markers"]["path"]["safety_gate.bpmn"]
+    assert new_flow not in before["state"]["markers"]["path"]["safety_gate.bpmn"]
+    moved = api("audrey").get(f"/api/cases/{cid}/replay?step=9").get_json()["state"]
+    assert (moved["type"], moved["process_version"]) == ("case_moved", second)
+    assert new_flow in moved["markers"]["path"]["safety_gate.bpmn"]
+    result = cli(system, "replay", str(cid), "--step", "3")
+    assert result.returncode == 0, result.stderr
+    assert f"  process version: {first[:12]}" in result.stdout.splitlines()
