@@ -29,14 +29,21 @@ def cmd_replay(args, system):
         print(f"  #{step['seq']:<4} {step['at'][:19].replace('T', ' ')}  {what:<45} {step['role']:<14} "
               f"ready: {', '.join(step['ready']) or '-'}")
     if args.step is not None:
-        _print_state(view.get("state"), args.step)
+        _print_state(view, args.step)
     print(view["description"])
     return 0 if view["outcome"] in ("verified", "purged") else 1
 
 
-def _print_state(state, step):
+def _print_state(view, step):
+    state = view.get("state")
     if state is None:
-        print(f"no state after event {step}: the replay did not get that far")
+        if view["outcome"] == "broken":
+            print(f"no state after event {step}: the hash chain is broken, so nothing was replayed")
+        elif view["purged_at"]:
+            print(f"no state after event {step}: the case was purged on {view['purged_at'][:10]} and its data "
+                  "can no longer be replayed")
+        else:
+            print(f"no state after event {step}: the replay did not get that far")
         return
     print(f"\nstate after event {step} ({state['type']}{' ' + state['task'] if state['task'] else ''}):")
     print(f"  process version: {state['process_version'][:12]}")

@@ -32,6 +32,7 @@ class Verdict:
     checked: int = 0
     seq: int | None = None
     problem: str | None = None
+    purged_at: str | None = None  # when the case's key was destroyed (ISO time), for a purged case
 
     @property
     def ok(self) -> bool:
@@ -43,10 +44,16 @@ class Verdict:
             return (f"verified: {self.events} events replay to the recorded state "
                     f"({self.checked} compared step by step)")
         if self.outcome == "purged":
-            return "purged (chain verified, data destroyed)"
+            return (f"purged on {self._purge_day()}: the history chain still verifies ({self.events} events), "
+                    "but the case data was destroyed and can no longer be replayed")
         if self.outcome == "broken":
-            return f"hash chain broken at {self.problem}"
+            purged = (f" (the case was purged on {self._purge_day()}: its data can no longer be replayed)"
+                      if self.purged_at else "")
+            return f"hash chain broken at {self.problem}{purged}"
         return f"differs at event seq {self.seq}: {self.problem}"
+
+    def _purge_day(self) -> str:
+        return self.purged_at[:10] if self.purged_at else "an unrecorded day"
 
 
 def operator_name() -> str:
@@ -95,10 +102,11 @@ def verdict(session, processes, case, rows=None, on_step=None) -> Verdict:
     """
     rows = history.events_of(session, case.id) if rows is None else rows
     chain = history.verify_events(case, rows)
+    purged_at = case.purged_at.isoformat() if case.purged and case.purged_at else None
     if not chain.ok:
-        return Verdict(case.id, "broken", chain.events, problem=chain.problem)
+        return Verdict(case.id, "broken", chain.events, problem=chain.problem, purged_at=purged_at)
     if case.purged:
-        return Verdict(case.id, "purged", chain.events)
+        return Verdict(case.id, "purged", chain.events, purged_at=purged_at)
     need_key(session)
     replayer, diverged = replay_events(session, processes, case, recorded(rows), on_step)
     if diverged is not None:
@@ -143,11 +151,15 @@ def audit_summary(uow, actor, case_id) -> dict:
 
 
 def replay_case(uow, processes, actor, case_id, step=None) -> dict:
-    """The replay verdict of one case; with `step`, also its state after event `step` (a recorded view)."""
+    """The replay verdict of one case; with `step`, also its state after event `step` (a recorded view).
+
+    A purged case has no state left to show: asking for one records no view (as on the command line).
+    """
     case = load_case(uow.session, case_id)
     check_can_audit(actor, case.data)
     if step is not None:
         _check_step(case, step)
+    if step is not None and not case.purged:
         record_access(uow, actor, case, f"replayed to event {step}")
     return _replay_view(uow.session, processes, actor, case, step)
 

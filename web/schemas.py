@@ -255,5 +255,10 @@ class ReplaySchema(Schema):
     checked = fields.Integer(required=True, metadata={"description": "Steps compared with a recorded state."})
     seq = fields.Integer(required=True, allow_none=True, metadata={"description": "The first event that differs."})
     problem = fields.String(required=True, allow_none=True)
+    purged_at = fields.String(required=True, allow_none=True, metadata={
+        "description": "When the case was purged (UTC): its chain still verifies, its data can no longer be replayed.",
+        "format": "date-time"})
     description = _text("The verdict in one line.")
-    state = fields.Nested(ReplayStateSchema, allow_none=True)
+    state = fields.Nested(ReplayStateSchema, allow_none=True, metadata={
+        "description": "With ?step=N, the case after event N; null if the replay did not get there or the case "
+                       "was purged (its data no longer exists)."})
