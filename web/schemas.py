@@ -102,6 +102,8 @@ class HistoryEventSchema(Schema):
                          metadata={"description": "The task's BPMN id or the message's name, if any."})
     data = fields.Dict(keys=fields.String(), required=True, allow_none=True, metadata={
         "description": "The data entered, as the caller may see it; null once the case was purged."})
+    hash = _text("The event's hash in the case's hash chain: an export whose head hash is this one holds the "
+                 "history up to this event.")
 
 
 class ReceivedSchema(Schema):
