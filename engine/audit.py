@@ -20,6 +20,7 @@ from .replay import STATE_CHANGING, Divergence, Recorded, Replayer, compare_fina
 from .views import load_case, record_access
 
 OPERATOR = "operator"  # the role recorded for the command line, which reads cases with the master key
+REDRAWN = STATE_CHANGING | {"case_moved"}  # the events after which the diagram is marked afresh
 
 
 @dataclass(frozen=True)
@@ -225,9 +226,6 @@ def process_file(uow, processes, actor, case_id, name, version=None) -> str:
 def _check_step(case, step):
     if not 1 <= step <= (case.last_seq or 0):
         raise NotFound(f"case {case.id} has no event {step} (it has {case.last_seq or 0})")
-
-
-REDRAWN = STATE_CHANGING | {"case_moved"}  # the events after which the diagram is marked afresh
 
 
 def _bpmn_files(version):
