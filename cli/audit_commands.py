@@ -1,5 +1,6 @@
 """`incidents replay`, `verify --all`, `export` and `verify-export`: what an auditor runs on the command line."""
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -29,16 +30,24 @@ def cmd_replay(args, system):
         print(f"  #{step['seq']:<4} {step['at'][:19].replace('T', ' ')}  {what:<45} {step['role']:<14} "
               f"ready: {', '.join(step['ready']) or '-'}")
     if args.step is not None:
-        _print_state(view.get("state"), args.step)
+        _print_state(view, args.step)
     print(view["description"])
     return 0 if view["outcome"] in ("verified", "purged") else 1
 
 
-def _print_state(state, step):
+def _print_state(view, step):
+    state = view.get("state")
     if state is None:
-        print(f"no state after event {step}: the replay did not get that far")
+        if view["outcome"] == "broken":
+            print(f"no state after event {step}: the hash chain is broken, so nothing was replayed")
+        elif view["purged_at"]:
+            print(f"no state after event {step}: the case was purged on {view['purged_at'][:10]} and its data "
+                  "can no longer be replayed")
+        else:
+            print(f"no state after event {step}: the replay did not get that far")
         return
     print(f"\nstate after event {step} ({state['type']}{' ' + state['task'] if state['task'] else ''}):")
+    print(f"  process version: {state['process_version'][:12]}")
     print(f"  status: {state['status']}")
     print(f"  ready: {', '.join(state['ready']) or '-'}")
     for name, ids in sorted(state["markers"]["completed"].items()):
@@ -91,7 +100,10 @@ def cmd_export(args, system):
     report.write_text(render_report(records, story, output.name), encoding="utf-8")
     header = records[0]
     print(f"exported case {header['case_id']}: {header['events']} events to {output}; report: {report}")
-    print(f"head hash {header['head_hash']}; {story['verdict']['description']}")
+    print(f"head hash {header['head_hash']} (event {header['events']}); {story['verdict']['description']}")
+    # the file alone proves only that it agrees with itself: the head hash, kept elsewhere, anchors it
+    print("Record this head hash where the export's holders cannot change it; check a copy of the export with:")
+    print(f"  incidents verify-export {shlex.quote(str(output))} --head {header['head_hash']}")
     return 0
 
 
@@ -110,12 +122,26 @@ def cmd_verify_export(args):
         print(f"{args.file}: INVALID: {found.problem}")
         return 1
     text = found.plaintext
-    print(f"{args.file}: intact: case {found.case_id}, {found.events} events, head hash {found.head_hash}")
+    if args.head:
+        print(f"{args.file}: intact: case {found.case_id}, {found.events} events, ending in the expected head hash "
+              f"{found.head_hash}")
+    else:
+        print(f"{args.file}: internally consistent: case {found.case_id}, {found.events} events, head hash "
+              f"{found.head_hash}")
     print(f"plaintext: {text['checked']} checked against their digests, {text['public']} public records match, "
           f"{text['unchecked']} recorded before digests (not checkable), {text['absent']} destroyed by a purge")
     if found.unchecked_versions:
         print(f"process versions recorded without their forms (files not checkable): "
               f"{', '.join(v[:12] for v in found.unchecked_versions)}")
     if not args.head:
-        print("compare the head hash with the live case (or the printed report) to rule out a rewritten export")
+        print(UNANCHORED.format(head=found.head_hash, events=found.events, file=shlex.quote(args.file)))
     return 0
+
+
+UNANCHORED = """\
+NOT PROVED: that this file is the case's recorded history. Without --head this check proved internal
+consistency only: an export rewritten wholesale, with every hash recomputed, passes it too.
+Compare its head hash {head} with one recorded elsewhere: the printed report or the
+`incidents export` output made when it was exported, or the live case (event {events}'s hash on the
+case's timeline, or in GET /api/cases/<id>/history). Then check it against that hash:
+  incidents verify-export {file} --head <the recorded head hash>"""

@@ -20,6 +20,7 @@ from .replay import STATE_CHANGING, Divergence, Recorded, Replayer, compare_fina
 from .views import load_case, record_access
 
 OPERATOR = "operator"  # the role recorded for the command line, which reads cases with the master key
+REDRAWN = STATE_CHANGING | {"case_moved"}  # the events after which the diagram is marked afresh
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Verdict:
     checked: int = 0
     seq: int | None = None
     problem: str | None = None
+    purged_at: str | None = None  # when the case's key was destroyed (ISO time), for a purged case
 
     @property
     def ok(self) -> bool:
@@ -43,10 +45,16 @@ class Verdict:
             return (f"verified: {self.events} events replay to the recorded state "
                     f"({self.checked} compared step by step)")
         if self.outcome == "purged":
-            return "purged (chain verified, data destroyed)"
+            return (f"purged on {self._purge_day()}: the history chain still verifies ({self.events} events), "
+                    "but the case data was destroyed and can no longer be replayed")
         if self.outcome == "broken":
-            return f"hash chain broken at {self.problem}"
+            purged = (f" (the case was purged on {self._purge_day()}: its data can no longer be replayed)"
+                      if self.purged_at else "")
+            return f"hash chain broken at {self.problem}{purged}"
         return f"differs at event seq {self.seq}: {self.problem}"
+
+    def _purge_day(self) -> str:
+        return self.purged_at[:10] if self.purged_at else "an unrecorded day"
 
 
 def operator_name() -> str:
@@ -95,10 +103,11 @@ def verdict(session, processes, case, rows=None, on_step=None) -> Verdict:
     """
     rows = history.events_of(session, case.id) if rows is None else rows
     chain = history.verify_events(case, rows)
+    purged_at = case.purged_at.isoformat() if case.purged and case.purged_at else None
     if not chain.ok:
-        return Verdict(case.id, "broken", chain.events, problem=chain.problem)
+        return Verdict(case.id, "broken", chain.events, problem=chain.problem, purged_at=purged_at)
     if case.purged:
-        return Verdict(case.id, "purged", chain.events)
+        return Verdict(case.id, "purged", chain.events, purged_at=purged_at)
     need_key(session)
     replayer, diverged = replay_events(session, processes, case, recorded(rows), on_step)
     if diverged is not None:
@@ -143,11 +152,15 @@ def audit_summary(uow, actor, case_id) -> dict:
 
 
 def replay_case(uow, processes, actor, case_id, step=None) -> dict:
-    """The replay verdict of one case; with `step`, also its state after event `step` (a recorded view)."""
+    """The replay verdict of one case; with `step`, also its state after event `step` (a recorded view).
+
+    A purged case has no state left to show: asking for one records no view (as on the command line).
+    """
     case = load_case(uow.session, case_id)
     check_can_audit(actor, case.data)
     if step is not None:
         _check_step(case, step)
+    if step is not None and not case.purged:
         record_access(uow, actor, case, f"replayed to event {step}")
     return _replay_view(uow.session, processes, actor, case, step)
 
@@ -164,35 +177,47 @@ def operator_replay(uow, processes, operator, case_id, step=None) -> dict:
 
 
 def diagram(uow, processes, actor, case_id) -> dict:
-    """Every step of the case for the diagram view: markers, ready tasks and the data after each event."""
+    """Every step of the case for the diagram view: markers, ready tasks and the data after each event.
+
+    Each step is drawn on the process version in force at it: a case moved to another version has its
+    earlier steps on the version they ran on, marked by that version's elements and flows.
+    """
     case = load_case(uow.session, case_id)
     check_can_audit(actor, case.data)
     record_access(uow, actor, case, "diagram replay")
     session = uow.session
     case, rows = read_snapshot(session, case_id)
-    runner = processes.runner(case.process_version, session)
-    files = sorted(name for name in runner.version.files if name.endswith(".bpmn"))
-    out = {"case_id": case.id, "process_version": case.process_version, "files": files, "steps": []}
+    ran_on = list(dict.fromkeys([*(e.process_version for e in rows), case.process_version]))
+    versions = {version: _bpmn_files(processes.runner(version, session).version) for version in ran_on}
+    out = {"case_id": case.id, "process_version": case.process_version, "versions": versions, "steps": []}
     last = {"markers": _empty_markers(), "ready": [], "data": {}}
 
     def on_step(event, replayer):
-        if event.type in STATE_CHANGING:
-            last.update(markers=markers(replayer.workflow, runner.version),
+        version = replayer.runner.version  # a replayed move switches it, as the move did in the case
+        if event.type in REDRAWN:
+            last.update(markers=markers(replayer.workflow, version),
                         ready=sorted(t.task for t in replayer.ready()),
                         data=visible_data(actor, replayer.data(), case.data))
-        out["steps"].append({**_event_summary(event), "file": _file_of(runner.version, event), **last})
+        out["steps"].append({**_event_summary(event), "process_version": version.hash,
+                             "file": _file_of(version, event), **last})
     found = verdict(session, processes, case, rows, on_step)
     out["verdict"] = {**asdict(found), "description": found.describe()}
     return out
 
 
-def process_file(uow, processes, actor, case_id, name) -> str:
-    """The text of one diagram file of the case's own process version (no case data; access is still checked)."""
+def process_file(uow, processes, actor, case_id, name, version=None) -> str:
+    """The text of one diagram file of a process version the case ran on (default: the one it runs on now).
+
+    No case data; access is still checked, and only the versions in the case's own history are served.
+    """
     case = load_case(uow.session, case_id)
     check_can_audit(actor, case.data)
-    files = processes.runner(case.process_version, uow.session).version.files
+    version = version or case.process_version
+    if version != case.process_version and version not in history.versions_of(uow.session, case.id):
+        raise NotFound(f"case {case.id} never ran on process version {version[:12]}")
+    files = processes.runner(version, uow.session).version.files
     if name not in files:
-        raise NotFound(f"the case's process version has no file '{name}'")
+        raise NotFound(f"process version {version[:12]} has no file '{name}'")
     return files[name]
 
 
@@ -201,6 +226,10 @@ def process_file(uow, processes, actor, case_id, name) -> str:
 def _check_step(case, step):
     if not 1 <= step <= (case.last_seq or 0):
         raise NotFound(f"case {case.id} has no event {step} (it has {case.last_seq or 0})")
+
+
+def _bpmn_files(version):
+    return sorted(name for name in version.files if name.endswith(".bpmn"))
 
 
 def _empty_markers():
@@ -220,17 +249,16 @@ def _file_of(version, event):
 def _replay_view(session, processes, actor, case, step, steps=False) -> dict:
     """The verdict; with `steps` each event and the ready tasks after it; with `step` the state after that event."""
     case, rows = read_snapshot(session, case.id)
-    runner = processes.runner(case.process_version, session)
     walked, state = [], None
 
     def on_step(event, replayer):
         nonlocal state
         walked.append({**_event_summary(event), "ready": sorted(t.task for t in replayer.ready())})
         if event.seq == step:
-            data = replayer.data()
-            state = {**_event_summary(event), "status": replayer.status(),
+            data, version = replayer.data(), replayer.runner.version  # the version in force at that event
+            state = {**_event_summary(event), "process_version": version.hash, "status": replayer.status(),
                      "ready": sorted(t.task for t in replayer.ready()),
-                     "markers": markers(replayer.workflow, runner.version),
+                     "markers": markers(replayer.workflow, version),
                      "data": data if actor is None else visible_data(actor, data, case.data)}
     found = verdict(session, processes, case, rows, on_step)
     out = {"case_id": case.id, "process_version": case.process_version, **asdict(found),

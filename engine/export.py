@@ -109,7 +109,9 @@ def _verify(numbered, report, expected_head):
         raise _Bad(f"after line {lineno}: the export ends at event seq {seq}, but its header records "
                    f"{header['events']} events (events were dropped from the end, or the header was edited)")
     if expected_head and expected_head != prev:
-        raise _Bad(f"the export ends in head hash {prev}, not the expected {expected_head}")
+        raise _Bad(f"head hash mismatch: the export ends in head hash {prev} (event seq {seq}), not the expected "
+                   f"{expected_head}: it is not the history that hash was recorded for (rewritten, or another "
+                   "case or moment)")
 
 
 def _header(numbered, report) -> dict:

@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from datetime import timezone
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from .crypto import public
 from .models import EVENT_DATA, Case, CaseEvent, utcnow
@@ -95,6 +95,13 @@ def events_of(session, case_id) -> list:
     """The case's events in history order."""
     return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
                                 .order_by(CaseEvent.seq, CaseEvent.id)))
+
+
+def versions_of(session, case_id) -> list:
+    """The process versions the case's events ran on, in the order the case reached them."""
+    rows = session.execute(select(CaseEvent.process_version, func.min(CaseEvent.seq))
+                           .where(CaseEvent.case_id == case_id).group_by(CaseEvent.process_version))
+    return [version for version, _ in sorted(rows, key=lambda row: row[1])]
 
 
 def verify_case(session, case) -> ChainReport:

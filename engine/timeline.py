@@ -29,13 +29,18 @@ def entries(session, processes, actor, case, rows, types=(), roles=()) -> dict:
     No access check and no record of the view here: the caller does both.
     """
     events = recorded(rows)
-    runner = processes.runner(case.process_version, session)
     after = {}  # seq -> the case data after that event, for every event the replay reproduced
 
     def on_step(event, replayer):
         after[event.seq] = replayer.data() if event.type in STATE_CHANGING else None
     found = verdict(session, processes, case, rows, on_step)
-    titles = {key: spec.name for key, spec in runner.version.user_tasks.items()}
+    titles = {}  # process version -> {task: title}: a task is named as the version it ran on named it
+
+    def title(row):
+        if row.process_version not in titles:
+            tasks = processes.runner(row.process_version, session).version.user_tasks
+            titles[row.process_version] = {key: spec.name for key, spec in tasks.items()}
+        return titles[row.process_version].get(row.task)
     current = case.data
 
     def see(data):
@@ -46,8 +51,8 @@ def entries(session, processes, actor, case, rows, types=(), roles=()) -> dict:
         now = after.get(event.seq) if after.get(event.seq) is not None else before
         entered = see(event.data)
         out.append({"seq": event.seq, "at": event.at.isoformat(), "actor": event.actor, "role": event.role,
-                    "type": event.type, "task": event.task, "title": titles.get(event.task),
-                    "process_version": row.process_version,
+                    "type": event.type, "task": event.task, "title": title(row),
+                    "process_version": row.process_version, "hash": row.hash,
                     "entered": entered, "replayed": replayed,
                     "changes": changes(see(before), see(now), entered) if replayed else None})
         before = now

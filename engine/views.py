@@ -95,7 +95,7 @@ def case_history(uow, actor, case_id) -> list:
 def _events(uow, actor, case) -> list:
     events = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
     return [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "role": e.role, "type": e.type, "task": e.task,
-             "data": _event_data(actor, e, case)} for e in events]
+             "data": _event_data(actor, e, case), "hash": e.hash} for e in events]
 
 
 def _event_data(actor, event, case):

@@ -4,8 +4,10 @@ import re
 
 import pytest
 
+from engine import case_moves
 from tests.test_access_matrix import login
 from tests.test_api import do, history, open_case, to_report_sent
+from tests.test_case_moves import NEW_WORDING, publish
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
@@ -79,7 +81,8 @@ def test_the_diagram_steps_hold_the_markers_and_the_data_after_each_event(api, a
     assert "<script>" not in page  # the CSP forbids inline scripts
     steps = auditor.get(f"/cases/{cid}/diagram/steps").get_json()
     assert steps["verdict"]["outcome"] == "verified"
-    assert "incident_response.bpmn" in steps["files"] and "regional_contacts.dmn" not in steps["files"]
+    files = steps["versions"][steps["process_version"]]
+    assert "incident_response.bpmn" in files and "regional_contacts.dmn" not in files
     first, second, third, view = steps["steps"]
     assert first["ready"] == ["call_incident_team"] and "general_threat" not in first["data"]
     assert first["markers"]["ready"] == {"incident_response.bpmn": ["call_incident_team"]}
@@ -109,3 +112,80 @@ def test_the_viewer_is_served_from_node_modules_and_nothing_else_is(client):
     assert client.get("/vendor/bpmn-js/diagram-js.css").status_code == 200
     assert client.get("/vendor/bpmn-js/package.json").status_code == 404
     assert client.get("/vendor/bpmn-js/..%2F..%2Fpackage.json").status_code == 404
+
+
+# a later version drawn differently where the case has already been: new wording, and the flow it took out of
+# "Assess safety" renamed (a move allows both: what the case did runs the same)
+RENAMED_FLOW = ("flow_assess_safety_to_gw_general_threat", "flow_safety_assessed")
+REDRAWN = [*NEW_WORDING, ("safety_gate.bpmn", *RENAMED_FLOW)]
+
+
+def moved_case(api, system, staff, tmp_path):
+    """A case that sent its report on the first version (events 1-8), moved to a redrawn one (event 9) and
+    reviewed there (event 10): (case id, first version, second version)."""
+    cid = to_report_sent(api, harasser_identification="Mal")
+    first = api("olga").get(f"/api/cases/{cid}").get_json()["process_version"]
+    later = publish(system, tmp_path, *REDRAWN)
+    second = later.processes.current.hash
+    assert first != second
+    with later.writing() as uow:
+        case_moves.move_case(uow, later.processes, staff["policy"], cid, second)
+    do(api, "tom", cid, "review_report", policy_assessment="Against the policy")
+    return cid, first, second
+
+
+def timeline_entry(page, seq):
+    """The text of event `seq` on a timeline page."""
+    found = re.search(rf'<li id="event-{seq}" .*?</li>', page, re.S)
+    assert found, seq
+    return found.group(0)
+
+
+def test_each_step_of_a_moved_case_is_drawn_on_the_version_it_ran_on(api, auditor, system, staff, tmp_path):
+    cid, first, second = moved_case(api, system, staff, tmp_path)
+    steps = auditor.get(f"/cases/{cid}/diagram/steps").get_json()
+    assert steps["verdict"]["outcome"] == "verified" and steps["process_version"] == second
+    assert set(steps["versions"]) == {first, second}
+    assert "safety_gate.bpmn" in steps["versions"][first] and "safety_gate.bpmn" in steps["versions"][second]
+    by_seq = {step["seq"]: step for step in steps["steps"]}
+    assert [by_seq[seq]["process_version"] for seq in range(1, 12)] == [first] * 8 + [second] * 3
+    old_flow, new_flow = RENAMED_FLOW
+    assessed = by_seq[3]  # assess_safety, on the first version: its markers name the first version's flow
+    assert (assessed["task"], assessed["file"]) == ("assess_safety", "safety_gate.bpmn")
+    assert old_flow in assessed["markers"]["path"]["safety_gate.bpmn"]
+    assert new_flow not in assessed["markers"]["path"]["safety_gate.bpmn"]
+    assert old_flow in by_seq[8]["markers"]["path"]["safety_gate.bpmn"]
+    moved = by_seq[9]  # the move: the same state, now marked on the second version's diagrams
+    assert moved["type"] == "case_moved" and moved["ready"] == by_seq[8]["ready"] == [
+        "add_organizer_view", "review_report"]
+    assert new_flow in moved["markers"]["path"]["safety_gate.bpmn"]
+    assert old_flow not in moved["markers"]["path"]["safety_gate.bpmn"]
+    assert moved["markers"]["ready"] == by_seq[8]["markers"]["ready"]
+    assert (by_seq[10]["task"], by_seq[10]["file"]) == ("review_report", "decision.bpmn")
+    assert "review_report" in by_seq[10]["markers"]["completed"]["decision.bpmn"]
+
+    # the files of each version the case ran on, and of no other
+    def drawn(version=None):
+        query = f"?version={version}" if version else ""
+        return auditor.get(f"/cases/{cid}/diagram/files/safety_gate.bpmn{query}")
+    before, after = drawn(first).get_data(as_text=True), drawn(second).get_data(as_text=True)
+    assert 'name="Assess safety"' in before and old_flow in before and new_flow not in before
+    assert 'name="Check everyone is safe"' in after and new_flow in after and old_flow not in after
+    assert drawn().get_data(as_text=True) == after  # by default, the version the case runs on now
+    third = publish(system, tmp_path / "third", ("safety_gate.bpmn", 'name="Assess safety"', 'name="Safety'
+                                                                                             ' first"'))
+    assert drawn(third.processes.current.hash).status_code == 404  # published, but this case never ran on it
+    assert drawn("ab" * 32).status_code == 404
+
+
+def test_the_timeline_shows_each_event_under_the_version_it_ran_on(api, auditor, system, staff, tmp_path):
+    cid, first, second = moved_case(api, system, staff, tmp_path)
+    page = auditor.get(f"/cases/{cid}/timeline").get_data(as_text=True)
+    for seq in range(1, 9):
+        assert f"process {first[:12]}" in timeline_entry(page, seq), seq
+    for seq in (9, 10, 11):
+        assert f"process {second[:12]}" in timeline_entry(page, seq), seq
+    # a task is named as the version it ran on named it
+    assert "task completed: Assess safety</strong>" in timeline_entry(page, 3)
+    assert "task completed: Review the report (Disciplinary Action Policy)</strong>" in timeline_entry(page, 10)
+    assert f">{first}</dd>" in timeline_entry(page, 9) and f">{second}</dd>" in timeline_entry(page, 9)  # from, to

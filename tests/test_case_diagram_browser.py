@@ -9,6 +9,7 @@ from playwright.sync_api import sync_playwright
 from engine.config import ROOT
 from tests.conftest import MASTER_KEY, PASSWORD
 from tests.test_api import do, open_case
+from tests.test_audit_pages import RENAMED_FLOW, moved_case
 from tests.test_browser import ARTIFACTS, launch_chromium
 
 pytestmark = pytest.mark.browser
@@ -80,6 +81,60 @@ def test_the_case_is_drawn_on_its_diagram_and_the_step_control_redraws_each_even
     assert markers(page, "completed") == []  # nothing happened there yet after event 1
     page.screenshot(path=str(ARTIFACTS / "case-diagram-step-1.png"), full_page=True)
     assert page.errors == []  # no CSP violation, no script error
+
+
+def label(page, element_id):
+    """The text drawn for an element."""
+    return page.text_content(f".djs-element[data-element-id='{element_id}']") or ""
+
+
+def test_a_moved_case_is_drawn_on_the_version_each_step_ran_on(server, desktop, api, system, staff, tmp_path):
+    page = desktop
+    cid, first, second = moved_case(api, system, staff, tmp_path)
+    old_flow, new_flow = RENAMED_FLOW
+    page.goto(f"{server}/login")
+    page.fill("#username", "audrey")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{server}/cases/{cid}/diagram")
+    rendered(page, 11)  # the auditor's own view, after the move: the second version
+    assert page.get_attribute("#case-diagram", "data-version") == second
+    note = page.inner_text("#version")
+    assert note.startswith(f"Drawn on process version {second[:12]}, the version in force at event 11.")
+    assert f"The case moved from version {first[:12]} to {second[:12]} at event 9." in note
+    page.click("button[data-file='safety_gate.bpmn']")
+    page.wait_for_selector("#case-diagram[data-rendered=yes][data-file='safety_gate.bpmn']", timeout=20000)
+    assert new_flow in markers(page, "path") and old_flow not in markers(page, "path")
+    assert "Check everyone is safe" in label(page, "assess_safety")
+
+    page.fill("#step", "3")  # before the move: the first version's diagram, marked as that version drew it
+    page.dispatch_event("#step", "input")
+    rendered(page, 3)
+    assert page.get_attribute("#case-diagram", "data-version") == first
+    assert page.get_attribute("#case-diagram", "data-file") == "safety_gate.bpmn"
+    assert old_flow in markers(page, "path") and new_flow not in markers(page, "path")
+    assert "assess_safety" in markers(page, "completed") and markers(page, "ready") == ["ask_victim_law_enforcement"]
+    assert "Assess safety" in label(page, "assess_safety")
+    note = page.inner_text("#version")
+    assert note.startswith(f"Drawn on process version {first[:12]}, the version in force at event 3.")
+    assert note.endswith(f"It runs on version {second[:12]} now.")
+    page.screenshot(path=str(ARTIFACTS / "case-diagram-before-move.png"), full_page=True)
+
+    page.fill("#step", "8")  # crossing the move with the step control switches the diagram
+    page.dispatch_event("#step", "input")
+    rendered(page, 8)
+    assert page.get_attribute("#case-diagram", "data-version") == first
+    page.click("#step-next")
+    rendered(page, 9)
+    assert page.get_attribute("#case-diagram", "data-version") == second
+    assert page.inner_text("#step-label").startswith("Event 9 of 11 · case moved")
+    assert page.get_attribute("#case-diagram", "data-file") == "initial_report.bpmn"
+    assert page.inner_text("#version").startswith(f"Drawn on process version {second[:12]}, the version in force "
+                                                  "at event 9.")
+    page.click("#step-prev")
+    rendered(page, 8)
+    assert page.get_attribute("#case-diagram", "data-version") == first
+    assert page.errors == []
 
 
 def test_the_export_report_prints_to_pdf(system, api, tmp_path, desktop):

@@ -2,16 +2,20 @@
 file that needs no database and no key and names the first edited, dropped, inserted or reordered line."""
 import json
 import os
+import re
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
-from engine import export, retention
+from engine import export, history, retention
 from engine.config import ROOT
-from engine.models import Case, utcnow
+from engine.crypto import digest
+from engine.models import EVENT_DATA, Case, utcnow
 from tests.conftest import MASTER_KEY
+from tests.test_access_matrix import login
 from tests.test_api import to_report_sent
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
@@ -35,12 +39,18 @@ NOTHING = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "INCIDENTS_MASTER_K
 @pytest.fixture
 def exported(api, system, tmp_path):
     """A sent report, viewed by an auditor, exported with `incidents export`: (case id, lines, path)."""
+    cid, lines, path, _ = export_with_output(api, system, tmp_path)
+    return cid, lines, path
+
+
+def export_with_output(api, system, tmp_path):
+    """The same, and what `incidents export` printed."""
     cid = to_report_sent(api, harasser_identification="Ignatius Thornbury", others_aware=["Perpetua"])
     assert api("audrey").get(f"/api/cases/{cid}").status_code == 200
     path = tmp_path / "case.jsonl"
     result = run("export", str(cid), "--output", str(path), env=with_db(system))
     assert result.returncode == 0, result.stderr
-    return cid, path.read_text().splitlines(keepends=True), path
+    return cid, path.read_text().splitlines(keepends=True), path, result.stdout
 
 
 def check(lines, head=None):
@@ -75,11 +85,16 @@ def test_verify_export_checks_the_file_alone_with_no_database_and_no_key(exporte
     result = run("verify-export", str(path), env=NOTHING)
     assert result.returncode == 0, result.stderr
     head = json.loads(lines[0])["head_hash"]
-    assert result.stdout.splitlines()[0] == f"{path}: intact: case {cid}, {len(lines) - 1} events, head hash {head}"
+    assert result.stdout.splitlines()[0] == (f"{path}: internally consistent: case {cid}, {len(lines) - 1} events, "
+                                             f"head hash {head}")
     sealed = sum(1 for line in lines[1:] if json.loads(line)["sealed_data"].startswith("s1."))
     assert f"plaintext: {sealed} checked against their digests, {len(lines) - 1 - sealed} public records match" \
         in result.stdout
-    assert run("verify-export", str(path), "--head", head, env=NOTHING).returncode == 0
+    anchored = run("verify-export", str(path), "--head", head, env=NOTHING)
+    assert anchored.returncode == 0
+    assert anchored.stdout.splitlines()[0] == (f"{path}: intact: case {cid}, {len(lines) - 1} events, ending in the "
+                                               f"expected head hash {head}")
+    assert "NOT PROVED" not in anchored.stdout
 
 
 def _edit(line, change):
@@ -138,7 +153,9 @@ def test_an_export_that_is_not_the_live_case_is_found_by_its_head_hash(exported,
     with system.reading() as uow:
         live_head = uow.session.get(Case, cid).head_hash
     found = check(lines, head=live_head)
-    assert not found.ok and found.problem.endswith(f"not the expected {live_head}")
+    assert not found.ok and found.problem.startswith(
+        f"head hash mismatch: the export ends in head hash {json.loads(lines[0])['head_hash']} (event seq "
+        f"{len(lines) - 1}), not the expected {live_head}: it is not the history that hash was recorded for")
     path.write_text("".join(lines[:-1]))
     result = run("verify-export", str(path), env=NOTHING)
     assert result.returncode == 1 and result.stdout.startswith(f"{path}: INVALID: after line ")
@@ -157,8 +174,75 @@ def test_a_purged_case_exports_without_plaintext_and_its_chain_still_verifies(ap
     env["INCIDENTS_MASTER_KEY_FILE"] = "/nonexistent/master_key"  # a purged case needs no key to export
     result = run("export", str(cid), "--output", str(path), env=env)
     assert result.returncode == 0, result.stderr
-    assert "purged (chain verified, data destroyed)" in result.stdout
+    assert "purged on " in result.stdout and "the history chain still verifies (10 events)" in result.stdout
     found = check(path.read_text().splitlines(keepends=True))
     assert found.ok and found.plaintext["absent"] == 8 and found.plaintext["checked"] == 0
     header = json.loads(path.read_text().splitlines()[0])
     assert header["digest_key"] is None and header["status"] == "purged"
+
+
+def rewritten(lines, change):
+    """The export rewritten wholesale: `change` edits the events' plaintext, and every digest and hash after it is
+    recomputed with what the file itself holds (the digest key), so the file agrees with itself again."""
+    header = json.loads(lines[0])
+    key = bytes.fromhex(header["digest_key"])
+    out, prev = [], history.GENESIS
+    for line in lines[1:]:
+        record = json.loads(line)
+        if record["data_mac"] is not None and change(record["data"]):
+            record["data_mac"] = digest(key, EVENT_DATA, record["data"])
+        record["prev_hash"] = prev
+        event = SimpleNamespace(**{**record, "at": datetime.fromisoformat(record["at"])})
+        record["hash"] = prev = history.event_hash(prev, event)
+        out.append(json.dumps(record) + "\n")
+    header["head_hash"] = prev
+    return [json.dumps(header) + "\n"] + out
+
+
+def _blame_someone_else(data):
+    if data.get("harasser_identification") != "Ignatius Thornbury":
+        return False
+    data["harasser_identification"] = "Someone Else"
+    return True
+
+
+def test_export_prints_the_head_hash_and_the_command_to_check_a_copy_against_it(api, system, tmp_path):
+    cid, lines, path, printed = export_with_output(api, system, tmp_path)
+    head = json.loads(lines[0])["head_hash"]
+    said = printed.splitlines()
+    assert said[1].startswith(f"head hash {head} (event {len(lines) - 1}); verified: ")
+    assert said[-1] == f"  incidents verify-export {path} --head {head}"
+    assert "Record this head hash where the export's holders cannot change it" in said[-2]
+    command = said[-1].split()[1:]  # the very command printed, run as printed
+    result = run(*command, env=NOTHING)
+    assert result.returncode == 0 and "ending in the expected head hash" in result.stdout
+    # the live case shows the same hash at that event: on its timeline and in its history
+    with system.reading() as uow:
+        assert uow.session.get(Case, cid).last_seq == len(lines) - 1
+    assert api("audrey").get(f"/api/cases/{cid}/history").get_json()[len(lines) - 2]["hash"] == head
+    client = api("audrey").client
+    login(client, "audrey")
+    page = client.get(f"/cases/{cid}/timeline").get_data(as_text=True)
+    assert re.search(rf'<li id="event-{len(lines) - 1}" [^>]*>.*?<span class="hash">{head}</span>', page, re.S)
+
+
+def test_a_wholesale_rewritten_export_passes_alone_but_not_against_the_recorded_head(api, system, tmp_path):
+    cid, lines, path, printed = export_with_output(api, system, tmp_path)
+    recorded_head = json.loads(lines[0])["head_hash"]
+    forged = rewritten(lines, _blame_someone_else)
+    assert any("Someone Else" in line for line in forged) and not any("Thornbury" in line for line in forged)
+    assert check(forged).ok  # consistent with itself: the file alone cannot tell
+    path.write_text("".join(forged))
+    alone = run("verify-export", str(path), env=NOTHING)
+    assert alone.returncode == 0
+    assert alone.stdout.splitlines()[0].startswith(f"{path}: internally consistent: case {cid}, ")
+    assert "NOT PROVED: that this file is the case's recorded history. Without --head this check proved internal\n" \
+           "consistency only" in alone.stdout
+    assert "Compare its head hash" in alone.stdout and "the printed report" in alone.stdout
+    assert "the live case" in alone.stdout
+    anchored = run("verify-export", str(path), "--head", recorded_head, env=NOTHING)
+    assert anchored.returncode == 1
+    forged_head = json.loads(forged[0])["head_hash"]
+    assert anchored.stdout == (f"{path}: INVALID: head hash mismatch: the export ends in head hash {forged_head} "
+                               f"(event seq {len(lines) - 1}), not the expected {recorded_head}: it is not the "
+                               "history that hash was recorded for (rewritten, or another case or moment)\n")

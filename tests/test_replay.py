@@ -19,6 +19,7 @@ from engine.replay import STATE_CHANGING
 from forms import FORMS
 from tests.conftest import MASTER_KEY
 from tests.test_api import do, open_case, to_report_sent
+from tests.test_audit_pages import RENAMED_FLOW, moved_case
 from tests.test_history import tamper
 from tests.test_timers import age
 
@@ -225,15 +226,52 @@ def test_cases_recorded_before_states_were_kept_are_checked_at_the_end(api, syst
     assert verdict_of(system, cid).outcome == "verified"
 
 
-def test_a_purged_case_is_reported_as_purged_not_as_a_failure(api, system):
+def purged_case(api, system):
+    """A sent report, closed yesterday and purged today: (case id, the day it was purged)."""
     cid = to_report_sent(api, harasser_identification="M")
     with system.writing() as uow:
         uow.session.get(Case, cid).status, uow.session.get(Case, cid).closed_at = "closed", utcnow() - timedelta(days=1)
         uow.commit()
     assert retention.purge_closed_before(system, utcnow(), "retention (test)") == [cid]
+    with system.reading() as uow:
+        return cid, uow.session.get(Case, cid).purged_at.date().isoformat()
+
+
+def test_a_purged_case_is_reported_as_purged_not_as_a_failure(api, system):
+    cid, day = purged_case(api, system)
     found = verdict_of(system, cid)
-    assert found.outcome == "purged" and found.ok
-    assert found.describe() == "purged (chain verified, data destroyed)"
+    assert found.outcome == "purged" and found.ok and found.purged_at.startswith(day)
+    assert found.describe() == (f"purged on {day}: the history chain still verifies (9 events), but the case data "
+                                "was destroyed and can no longer be replayed")
+
+
+def test_replaying_a_purged_case_to_a_step_says_it_was_purged_and_its_chain_verifies(api, system):
+    cid, day = purged_case(api, system)
+    plainly = (f"purged on {day}: the history chain still verifies (9 events), but the case data was destroyed and "
+               "can no longer be replayed")
+    result = cli(system, "replay", str(cid), "--step", "3", key=False)  # nothing left to open: no key needed
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"no state after event 3: the case was purged on {day} and its data can no longer be replayed" in lines
+    assert lines[-1] == plainly and "did not get that far" not in result.stdout
+    reply = api("audrey").get(f"/api/cases/{cid}/replay?step=3")  # the answer is checked against the document
+    assert reply.status_code == 200
+    body = reply.get_json()
+    assert (body["outcome"], body["state"], body["description"]) == ("purged", None, plainly)
+    assert body["purged_at"].startswith(day)
+    assert api("audrey").get(f"/api/cases/{cid}/replay").get_json()["description"] == plainly
+
+
+@pytest.mark.edits_stored_cases
+def test_a_purged_case_whose_chain_was_edited_says_both(api, system):
+    cid, day = purged_case(api, system)
+    tamper(system, f"UPDATE case_events SET actor = 'mallory' WHERE case_id = {cid} AND seq = 3")
+    result = cli(system, "replay", str(cid), "--step", "3", key=False)
+    assert result.returncode == 1
+    assert "no state after event 3: the hash chain is broken, so nothing was replayed" in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        f"hash chain broken at event seq 3: its content does not match its hash (edited) (the case was purged on "
+        f"{day}: its data can no longer be replayed)")
 
 
 @pytest.mark.edits_stored_cases
@@ -310,3 +348,19 @@ def test_the_replay_api_answers_auditors_and_the_team_only(api, system, make_use
     assert api("tom").get(f"/api/cases/{cid}/replay?step=x").status_code == 422
     assert api("tom").get(f"/api/cases/{cid}/replay?step=9").status_code == 404
     assert api("tom").get("/api/cases/999/replay").status_code == 404
+
+
+def test_the_state_after_an_event_before_a_move_is_on_the_version_that_ran_it(api, system, staff, tmp_path):
+    cid, first, second = moved_case(api, system, staff, tmp_path)
+    old_flow, new_flow = RENAMED_FLOW
+    before = api("audrey").get(f"/api/cases/{cid}/replay?step=3").get_json()
+    assert before["outcome"] == "verified" and before["process_version"] == second
+    assert before["state"]["process_version"] == first
+    assert old_flow in before["state"]["markers"]["path"]["safety_gate.bpmn"]
+    assert new_flow not in before["state"]["markers"]["path"]["safety_gate.bpmn"]
+    moved = api("audrey").get(f"/api/cases/{cid}/replay?step=9").get_json()["state"]
+    assert (moved["type"], moved["process_version"]) == ("case_moved", second)
+    assert new_flow in moved["markers"]["path"]["safety_gate.bpmn"]
+    result = cli(system, "replay", str(cid), "--step", "3")
+    assert result.returncode == 0, result.stderr
+    assert f"  process version: {first[:12]}" in result.stdout.splitlines()

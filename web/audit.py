@@ -33,7 +33,7 @@ def case_timeline(case_id):
 @bp.route("/cases/<int:case_id>/diagram")
 @login_required
 def case_diagram(case_id):
-    """The page that draws the case on its own process version; the steps load from `diagram_steps`."""
+    """The page that draws the case on the process versions it ran on; the steps load from `diagram_steps`."""
     with system().reading() as uow:
         case = audit.audit_summary(uow, g.actor, case_id)
     return render_template("audit/diagram.html", case=case,
@@ -51,9 +51,9 @@ def diagram_steps(case_id):
 @bp.route("/cases/<int:case_id>/diagram/files/<name>")
 @login_required
 def diagram_file(case_id, name):
-    """One BPMN file of the case's process version."""
+    """One BPMN file of the case's process version, or with ?version=HASH of another version it ran on."""
     with system().reading() as uow:
-        text = audit.process_file(uow, system().processes, g.actor, case_id, name)
+        text = audit.process_file(uow, system().processes, g.actor, case_id, name, request.args.get("version"))
     return Response(text, mimetype="application/xml")
 
 

@@ -102,6 +102,8 @@ class HistoryEventSchema(Schema):
                          metadata={"description": "The task's BPMN id or the message's name, if any."})
     data = fields.Dict(keys=fields.String(), required=True, allow_none=True, metadata={
         "description": "The data entered, as the caller may see it; null once the case was purged."})
+    hash = _text("The event's hash in the case's hash chain: an export whose head hash is this one holds the "
+                 "history up to this event.")
 
 
 class ReceivedSchema(Schema):
@@ -235,6 +237,7 @@ class ReplayStateSchema(Schema):
     task = fields.String(required=True, allow_none=True)
     actor = _text("Who did it.")
     role = _text("In which role.")
+    process_version = _text("The process version in force at that event (a moved case ran on several).")
     status = _text("open, closed or completed.")
     ready = fields.List(fields.String(), required=True, metadata={"description": "Ready user tasks (BPMN ids)."})
     markers = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.List(
@@ -254,5 +257,10 @@ class ReplaySchema(Schema):
     checked = fields.Integer(required=True, metadata={"description": "Steps compared with a recorded state."})
     seq = fields.Integer(required=True, allow_none=True, metadata={"description": "The first event that differs."})
     problem = fields.String(required=True, allow_none=True)
+    purged_at = fields.String(required=True, allow_none=True, metadata={
+        "description": "When the case was purged (UTC): its chain still verifies, its data can no longer be replayed.",
+        "format": "date-time"})
     description = _text("The verdict in one line.")
-    state = fields.Nested(ReplayStateSchema, allow_none=True)
+    state = fields.Nested(ReplayStateSchema, allow_none=True, metadata={
+        "description": "With ?step=N, the case after event N; null if the replay did not get there or the case "
+                       "was purged (its data no longer exists)."})

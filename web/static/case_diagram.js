@@ -1,5 +1,6 @@
-// The case on its diagram: draws the case's own process version with bpmn-js and marks, for the event the
-// step control points at, the completed and ready tasks, what is running or waiting, and the path taken.
+// The case on its diagram: draws, with bpmn-js, the process version in force at the event the step control
+// points at (a case moved to another version changes diagrams at the move) and marks the completed and ready
+// tasks, what is running or waiting, and the path taken.
 // The replayed steps come from the server in one request (one recorded view); stepping needs no more.
 (function () {
   "use strict";
@@ -11,10 +12,13 @@
   var label = document.getElementById("step-label");
   var verdict = document.getElementById("verdict");
   var filesNav = document.getElementById("files");
+  var versionNote = document.getElementById("version");
   var viewer = new window.BpmnJS({ container: "#canvas" });
   var xmlCache = {};
   var steps = [];
-  var current = { file: null, index: 0, marked: [] };
+  var versions = {};  // process version -> its BPMN files
+  var latest = null;  // the version the case runs on now
+  var current = { version: null, file: null, index: 0, marked: [] };
 
   function text(tag, value, className) {
     var node = document.createElement(tag);
@@ -34,22 +38,40 @@
     return String(value);
   }
 
-  function loadXml(file) {
-    if (xmlCache[file]) { return Promise.resolve(xmlCache[file]); }
-    return fetch(root.dataset.files + encodeURIComponent(file), { credentials: "same-origin" })
+  function short(version) { return version.slice(0, 12); }
+
+  function loadXml(version, file) {
+    var key = version + "/" + file;
+    if (xmlCache[key]) { return Promise.resolve(xmlCache[key]); }
+    var url = root.dataset.files + encodeURIComponent(file) + "?version=" + encodeURIComponent(version);
+    return fetch(url, { credentials: "same-origin" })
       .then(function (reply) {
         if (!reply.ok) { throw new Error("the diagram " + file + " did not load (" + reply.status + ")"); }
         return reply.text();
       })
-      .then(function (xml) { xmlCache[file] = xml; return xml; });
+      .then(function (xml) { xmlCache[key] = xml; return xml; });
   }
 
-  function showFile(file) {
-    if (file === current.file) { return Promise.resolve(); }
+  // one button per diagram file of the version drawn (another version may have other files)
+  function fillFiles(version) {
+    filesNav.replaceChildren();
+    versions[version].forEach(function (file) {
+      var button = text("button", file.replace(/\.bpmn$/, ""));
+      button.type = "button";
+      button.dataset.file = file;
+      button.addEventListener("click", function () { showFile(current.version, file).then(mark).catch(fail); });
+      filesNav.appendChild(button);
+    });
+  }
+
+  function showFile(version, file) {
+    if (version === current.version && file === current.file) { return Promise.resolve(); }
     root.dataset.rendered = "";
-    return loadXml(file).then(function (xml) {
+    return loadXml(version, file).then(function (xml) {
       return viewer.importXML(xml);
     }).then(function () {
+      if (version !== current.version) { fillFiles(version); }
+      current.version = version;
       current.file = file;
       current.marked = [];
       viewer.get("canvas").zoom("fit-viewport");
@@ -57,6 +79,29 @@
         button.setAttribute("aria-pressed", String(button.dataset.file === file));
       });
     });
+  }
+
+  // the moves in the history: [{seq, from, to}], where the version changes from one step to the next
+  function moves() {
+    var found = [];
+    for (var i = 1; i < steps.length; i += 1) {
+      if (steps[i].process_version !== steps[i - 1].process_version) {
+        found.push({ seq: steps[i].seq, from: steps[i - 1].process_version, to: steps[i].process_version });
+      }
+    }
+    return found;
+  }
+
+  function describeVersion(step) {
+    var version = current.version;
+    var said = "Drawn on process version " + short(version) +
+      (step ? ", the version in force at event " + step.seq : "") + ".";
+    moves().forEach(function (move) {
+      said += " The case moved from version " + short(move.from) + " to " + short(move.to) + " at event " +
+        move.seq + ".";
+    });
+    if (version !== latest) { said += " It runs on version " + short(latest) + " now."; }
+    return said;
   }
 
   function mark() {
@@ -75,6 +120,8 @@
     });
     root.dataset.step = String(step.seq);
     root.dataset.file = current.file;
+    root.dataset.version = current.version;
+    versionNote.textContent = describeVersion(step);
     root.dataset.rendered = "yes";
   }
 
@@ -104,16 +151,24 @@
     return null;
   }
 
+  function firstFile(version) {
+    var files = versions[version];
+    return files.indexOf("incident_response.bpmn") >= 0 ? "incident_response.bpmn" : files[0];
+  }
+
   function go(index) {
     var before = fileAt(current.index);
     current.index = Math.max(0, Math.min(steps.length - 1, index));
     var step = steps[current.index];
+    var version = step.process_version;  // the version in force at this event: a move switches diagrams
     var follow = fileAt(current.index);
     slider.value = String(current.index + 1);
     label.textContent = describe(step);
     fillPanels(step);
-    // follow the case into another file; otherwise stay on the file the reader chose
-    return showFile(follow && (follow !== before || !current.file) ? follow : current.file).then(mark);
+    // follow the case into another file; otherwise stay on the file the reader chose, if this version has it
+    var file = follow && (follow !== before || !current.file) ? follow : current.file;
+    if (versions[version].indexOf(file) < 0) { file = firstFile(version); }
+    return showFile(version, file).then(mark);
   }
 
   function fail(err) {
@@ -123,24 +178,23 @@
 
   function start(replay) {
     steps = replay.steps;
+    versions = replay.versions;
+    latest = replay.process_version;
     verdict.textContent = "Replay: " + replay.verdict.description;
     verdict.className = "verdict verdict-" + replay.verdict.outcome;
-    replay.files.forEach(function (file) {
-      var button = text("button", file.replace(/\.bpmn$/, ""));
-      button.type = "button";
-      button.dataset.file = file;
-      button.addEventListener("click", function () { showFile(file).then(mark).catch(fail); });
-      filesNav.appendChild(button);
-    });
     if (!steps.length) {
       label.textContent = "No event could be replayed.";
-      return showFile("incident_response.bpmn");
+      return showFile(latest, firstFile(latest)).then(function () {
+        root.dataset.version = latest;
+        versionNote.textContent = describeVersion(null);
+      });
     }
     slider.max = String(steps.length);
     current.index = steps.length - 1;
-    var first = fileAt(current.index) ||
-      (replay.files.indexOf("incident_response.bpmn") >= 0 ? "incident_response.bpmn" : replay.files[0]);
-    return showFile(first).then(function () { return go(steps.length - 1); });
+    var last = steps[current.index].process_version;
+    var first = fileAt(current.index);
+    return showFile(last, first && versions[last].indexOf(first) >= 0 ? first : firstFile(last))
+      .then(function () { return go(steps.length - 1); });
   }
 
   slider.addEventListener("input", function () { go(Number(slider.value) - 1).catch(fail); });
