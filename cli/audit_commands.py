@@ -29,10 +29,10 @@ def cmd_replay(args, system):
         what = step["type"] + (f" {step['task']}" if step["task"] else "")
         print(f"  #{step['seq']:<4} {step['at'][:19].replace('T', ' ')}  {what:<45} {step['role']:<14} "
               f"ready: {', '.join(step['ready']) or '-'}")
-    if args.step is not None:
-        _print_state(view, args.step)
+    shown = _print_state(view, args.step) if args.step is not None else True
     print(view["description"])
-    return 0 if view["outcome"] in ("verified", "purged") else 1
+    # a state asked for and not given (a purged case's data is gone) is a failure for a script, not a success
+    return 0 if view["outcome"] in ("verified", "purged") and shown else 1
 
 
 def _print_state(view, step):
@@ -45,7 +45,7 @@ def _print_state(view, step):
                   "can no longer be replayed")
         else:
             print(f"no state after event {step}: the replay did not get that far")
-        return
+        return False
     print(f"\nstate after event {step} ({state['type']}{' ' + state['task'] if state['task'] else ''}):")
     print(f"  process version: {state['process_version'][:12]}")
     print(f"  status: {state['status']}")
@@ -55,6 +55,7 @@ def _print_state(view, step):
     print("  data:")
     for line in json.dumps(state["data"], indent=2, sort_keys=True, ensure_ascii=False).splitlines():
         print(f"    {line}")
+    return True
 
 
 def cmd_verify_all(args, system):
