@@ -4,6 +4,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from engine.wording import show
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -18,15 +20,3 @@ def render_report(records: list, story: dict, export_name: str) -> str:
     return env.get_template("report.html").render(header=header, story=story, files=files,
                                                   export_name=export_name)
 
-
-def show(value) -> str:
-    """A data value for people: lists joined, booleans as yes/no, nothing as a dash."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(show(v) for v in value) or "-"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {show(v)}" for k, v in value.items())
-    return str(value)

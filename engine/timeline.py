@@ -9,6 +9,7 @@ from .access import check_can_audit, visible_data
 from .audit import read_snapshot, recorded, verdict
 from .replay import STATE_CHANGING
 from .views import load_case, record_access
+from .wording import Wording
 
 TYPES = ("case_started", "task_completed", "message_raised", "timer_fired", "case_moved", "case_viewed",
          "case_purged")
@@ -34,13 +35,7 @@ def entries(session, processes, actor, case, rows, types=(), roles=()) -> dict:
     def on_step(event, replayer):
         after[event.seq] = replayer.data() if event.type in STATE_CHANGING else None
     found = verdict(session, processes, case, rows, on_step)
-    titles = {}  # process version -> {task: title}: a task is named as the version it ran on named it
-
-    def title(row):
-        if row.process_version not in titles:
-            tasks = processes.runner(row.process_version, session).version.user_tasks
-            titles[row.process_version] = {key: spec.name for key, spec in tasks.items()}
-        return titles[row.process_version].get(row.task)
+    wording = Wording(processes, session)
     current = case.data
 
     def see(data):
@@ -51,7 +46,7 @@ def entries(session, processes, actor, case, rows, types=(), roles=()) -> dict:
         now = after.get(event.seq) if after.get(event.seq) is not None else before
         entered = see(event.data)
         out.append({"seq": event.seq, "at": event.at.isoformat(), "actor": event.actor, "role": event.role,
-                    "type": event.type, "task": event.task, "title": title(row),
+                    "type": event.type, "task": event.task, "title": wording.title(row.process_version, event.task),
                     "process_version": row.process_version, "hash": row.hash,
                     "entered": entered, "replayed": replayed,
                     "changes": changes(see(before), see(now), entered) if replayed else None})

@@ -17,6 +17,7 @@ from .instructions import render_instructions
 from .models import Case, CaseEvent, MAX_ID, ReadyTaskRow, ReporterLink
 from .roles import AUDITOR, INCIDENT_TEAM, MESSAGE_ROLES, OPEN_CASE_MESSAGES, REPORTER
 from .users import REPORTER_ACTOR
+from .wording import Wording
 
 
 MAX_CASE_ID = MAX_ID  # case ids are 32-bit integer columns; a larger id names no case
@@ -73,12 +74,19 @@ def available_messages(actor, case: dict) -> list:
     return names
 
 
-def case_with_history(uow, actor, case_id) -> tuple:
-    """The case page: the case and its history, recorded as one view for auditors and the incident team."""
+def case_with_history(uow, processes, actor, case_id) -> tuple:
+    """The case page: the case and its history, recorded as one view for auditors and the incident team.
+
+    Each event also carries what people read for it: its task's title and its fields' labels, as the process
+    version it ran on defines them (names and values stay as `actor` may see them).
+    """
     case = load_case(uow.session, case_id)
     check_can_view(actor, case.data)
     record_access(uow, actor, case, "case and history")
-    return case_view(case, ready_rows(uow.session, case.id), actor, uow.session), _events(uow, actor, case)
+    wording = Wording(processes, uow.session)
+    events = [{**_event(actor, e, case), "title": wording.title(e.process_version, e.task),
+               "labels": wording.labels(e.process_version, e.type, e.task)} for e in _event_rows(uow, case)]
+    return case_view(case, ready_rows(uow.session, case.id), actor, uow.session), events
 
 
 def case_history(uow, actor, case_id) -> list:
@@ -93,9 +101,16 @@ def case_history(uow, actor, case_id) -> list:
 
 
 def _events(uow, actor, case) -> list:
-    events = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
-    return [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "role": e.role, "type": e.type, "task": e.task,
-             "data": _event_data(actor, e, case), "hash": e.hash} for e in events]
+    return [_event(actor, e, case) for e in _event_rows(uow, case)]
+
+
+def _event_rows(uow, case):
+    return uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
+
+
+def _event(actor, e, case) -> dict:
+    return {"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "role": e.role, "type": e.type, "task": e.task,
+            "data": _event_data(actor, e, case), "hash": e.hash}
 
 
 def _event_data(actor, event, case):

@@ -5,7 +5,7 @@ import shutil
 import pytest
 from sqlalchemy import select
 
-from engine import case_moves, cases, history, views
+from engine import case_moves, cases, history, timeline, views
 from engine.config import ROOT
 from engine.db import session_factories
 from engine.errors import CaseClosed, MoveRefused, NotAllowed, NotFound
@@ -113,6 +113,24 @@ def test_a_case_moves_to_a_version_with_new_wording_and_the_move_is_in_its_histo
     assert [(t["task"], t["title"]) for t in view["tasks"]] == [("decide_action", "Decide what happens next")]
     with later.reading() as uow:
         assert history.verify_case(uow.session, uow.session.get(Case, case["id"])).ok
+
+
+def test_a_moved_cases_history_names_each_task_as_the_version_it_ran_on_names_it(system, staff, tmp_path):
+    case = case_at_review(system, staff)
+    later = publish(system, tmp_path, *NEW_WORDING)
+    move(later, staff["policy"], case["id"])
+    do(later, staff["team"], case | {"tasks": _tasks(later, case["id"])}, "review_report",
+       {"policy_assessment": "A clear violation."})
+    with later.writing() as uow:
+        _, page = views.case_with_history(uow, later.processes, staff["team"], case["id"])
+        story = timeline.timeline(uow, later.processes, staff["team"], case["id"], types=["task_completed"])
+    page_titles = {e["task"]: e["title"] for e in page if e["type"] == "task_completed"}
+    timeline_titles = {e["task"]: e["title"] for e in story["events"]}
+    for titles in (page_titles, timeline_titles):
+        assert titles["assess_safety"] == "Assess safety"  # completed before the move: the old version's title
+        assert titles["review_report"] == "Review the report (Disciplinary Action Policy)"
+    labels = next(e for e in page if e["task"] == "review_report")["labels"]
+    assert labels["policy_assessment"] == "Assessment against the policy"
 
 
 def _tasks(system, case_id):

@@ -1,4 +1,5 @@
 """The staff pages and the reporter's private link, through Flask's test client."""
+import html
 import re
 
 import pytest
@@ -24,8 +25,8 @@ def post_form(client, url, data):
     return client.post(url, data={**data, "csrf_token": csrf(client.get(url))})
 
 
-def open_case(client):
-    reply = post_form(client, "/cases/new", INTAKE)
+def open_case(client, intake=INTAKE):
+    reply = post_form(client, "/cases/new", intake)
     assert reply.status_code == 302, reply.get_data(as_text=True)
     return int(reply.headers["Location"].rsplit("/", 1)[1])
 
@@ -88,7 +89,7 @@ def test_a_case_is_opened_and_a_task_completed_through_the_pages(client, staff):
     reply = post_form(client, f"/tasks/{task_id}", {"team_member_contacted": "Tess", "called_at": "2026-11-24T10:00"})
     assert reply.status_code == 302 and reply.headers["Location"] == f"/cases/{case_id}"
     case = client.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "Assess safety" in case and "task completed: call_incident_team" in case and "Tess" in case
+    assert "Assess safety" in case and "task completed: Call the Incident Response Team" in case and "Tess" in case
 
 
 def test_validation_errors_are_shown_next_to_the_field_and_values_are_kept(client, staff):
@@ -121,6 +122,66 @@ def test_the_reporter_writes_through_the_private_link_once(client, staff):
     assert reply.status_code == 200 and "Thank you" in reply.get_data(as_text=True)
     assert reporter.get(path).status_code == 404
     assert path not in client.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+def history_of(page) -> list:
+    """The case page's history as people read it: (heading, [(field, value)]) per event, in order."""
+    section = re.search(r'<ol class="history">(.*?)</ol>', page.get_data(as_text=True), re.S).group(1)
+    events = []
+    for item in re.findall(r"<li>(.*?)</li>", section, re.S):
+        heading = html.unescape(re.search(r"<strong>(.*?)</strong>", item, re.S).group(1))
+        pairs = re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", item, re.S)
+        events.append((heading, [(html.unescape(k), html.unescape(v)) for k, v in pairs]))
+    return events
+
+
+def write_account(client, case_id, **account):
+    """The reporter writes their account through the private link the case page shows on-site staff."""
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    path = re.search(r'value="http://localhost(/r/[^"]+)"', page).group(1)
+    reporter = client.application.test_client()
+    reply = reporter.post(path, data={**account, "csrf_token": csrf(reporter.get(path))})
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+
+
+def test_the_case_history_shows_task_titles_field_labels_and_yes_or_no(client, staff):
+    login(client, "olga")
+    case_id = open_case(client)
+    to_reporter_task(client, case_id)
+    events = history_of(client.get(f"/cases/{case_id}"))
+    started, *steps = events
+    assert started[0] == "case started"
+    assert ("Does the reporter want to stay anonymous?", "yes") in started[1]
+    assert ("Staff the reporter does not want involved", "-") in started[1]  # an empty list
+    assert [heading for heading, _ in steps] == [
+        "task completed: Call the Incident Response Team", "task completed: Assess safety",
+        "task completed: Ask the victim about security or law enforcement", "task completed: Support the victim",
+        "task completed: Can the reporter write their account?"]
+    assert sorted(steps[0][1]) == [("Team member you spoke to", "T"), ("When you called", "2026-11-24T10:00:00")]
+    assert steps[1][1] == [("Is there a general threat, or is anyone's safety in doubt?", "no")]
+    assert ("I offered the victim a private place to sit", "yes") in steps[3][1]
+    shown = " ".join(f"{heading} {field} {value}" for heading, fields in events for field, value in fields)
+    for raw in ("True", "False", "None", "call_incident_team", "general_threat", "reporter_anonymous"):
+        assert raw not in shown
+
+
+def test_an_organizer_reads_the_history_with_titles_and_labels_and_nothing_redacted(client, staff):
+    login(client, "olga")
+    case_id = open_case(client, {**INTAKE, "reporter_anonymous": "false", "reporter_name": "Rhea Quill"})
+    to_reporter_task(client, case_id)
+    write_account(client, case_id, harasser_identification="Mallory Vance", behavior="Grabbed my badge",
+                  approximate_time="22:15", others_aware="Kim Aware\nLee Aware\n")
+    client.post("/logout", data={"csrf_token": csrf(client.get("/"))})
+    login(client, "orla")
+    page = client.get(f"/cases/{case_id}")
+    for secret in ("Rhea Quill", "Mallory Vance", "Grabbed my badge", "22:15", "Kim Aware", "Lee Aware"):
+        assert secret not in page.get_data(as_text=True)
+    events = dict(history_of(page))
+    assert ("Reporter's name", "Reporter A") in events["case started"]
+    assert sorted(events["task completed: Write your account"]) == sorted([
+        ("Who did it?", "[redacted]"), ("What happened?", "[redacted]"), ("About when did it happen?", "[redacted]"),
+        ("Where and in what situation?", "-"), ("Other people involved", "-"),
+        ("Other people who know about it", "Witness 1, Witness 2")])
 
 
 def test_a_safety_concern_can_be_raised_from_the_case_page(client, staff):

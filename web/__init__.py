@@ -13,6 +13,7 @@ from engine.config import Settings
 from engine.delivery import start_background_sender
 from engine.system import build
 from engine.timers import start_background_ticker
+from engine.wording import show
 
 
 def _secret_key(settings: Settings) -> str:
@@ -60,6 +61,7 @@ def create_app(test_config=None):
     app.config.update({k: v for k, v in test_config.items() if k not in ("SETTINGS", "INCIDENTS")})
     app.extensions["incidents"] = system
     app.logger.addFilter(_RedactReporterTokens())
+    app.jinja_env.filters["show"] = show  # yes/no/- for people, as in the printed report
     faults.configure(settings.test_pause, settings.test_pause_file)
     if settings.tick_seconds > 0:
         # every worker ticks; row locks make each due timer fire once however many workers share the database

@@ -57,7 +57,8 @@ def new_case():
 @login_required
 def case(case_id):
     """Status, current tasks, the reporter's link (for on-site staff) and the full history."""
-    view, history = retrying(system().writing, lambda uow: views.case_with_history(uow, g.actor, case_id))
+    view, history = retrying(system().writing, lambda uow: views.case_with_history(
+        uow, system().processes, g.actor, case_id))
     messages = [(name, MESSAGE_LABELS[name]) for name in views.available_messages(g.actor, view)]
     return render_template("pages/case.html", case=view, history=history, messages=messages,
                            reporter_link=reporter_url(view["reporter_token"]),
