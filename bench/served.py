@@ -1,10 +1,12 @@
 """Prints what `incidents serve` (gunicorn, 2 workers) costs end to end, on SQLite and PostgreSQL.
 
 Every figure comes from one run: the raw engine floor is measured first, then for each database a real
-server is started and driven over HTTP (one keep-alive connection, like a busy client): open a case and
+server is started and driven over HTTP by one client, one request after another (gunicorn's sync
+workers close each connection, so every request pays for a new one, as behind a reverse proxy): open a case and
 complete a task (p50/p95/p99, ratio to the floor); then the database is filled to 1,000 and to 100,000
 cases (copies of real cases, spread over 1,000 events) and the inbox, a history and a completion are
-measured at both sizes; then the stored bytes of an open and of a closed case.
+measured at both sizes; then the stored bytes of an open and of a closed case; last, the time to replay and
+verify a case of 50 events (bench/replay.py has the detail).
 Run with `make bench` (PostgreSQL on 127.0.0.1:5432, or INCIDENTS_BENCH_POSTGRES_URL).
 """
 import http.client
@@ -25,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.complete_task import raw_engine  # noqa: E402
+from bench.replay import Bench as ReplayBench, time_replay  # noqa: E402
 from engine import cases, users  # noqa: E402
 from engine.config import ROOT, Settings  # noqa: E402
 from engine.crypto import generate_master_key  # noqa: E402
@@ -49,7 +52,7 @@ def percentiles(samples):
 
 
 class Client:
-    """One keep-alive HTTP connection to the served app, with a bearer token."""
+    """An HTTP client of the served app with a bearer token (http.client reconnects when the server closes)."""
 
     def __init__(self, port, username):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -283,12 +286,17 @@ def main():
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-    print(f"incidents serve (gunicorn, 2 workers), {N} samples per figure, one keep-alive client")
+    replay_bench = ReplayBench()  # a case of 50 events, made through the use cases on a SQLite file
+    long_case = replay_bench.long_case()
+    _, _, whole = time_replay(replay_bench, long_case, 21)
+    replay_bench.system.db.dispose()
+    print(f"incidents serve (gunicorn, 2 workers), {N} samples per figure, one client, requests in turn")
     print(f"{'measure':<44}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'x raw':>8}")
     for name, samples, compare in results:
         p50, p95, p99 = percentiles(samples)
         ratio = f"{p50 / (floor * 1000):>8.2f}" if compare else f"{'':>8}"
         print(f"{name:<44}{p50:>8.2f}{p95:>8.2f}{p99:>8.2f}{ratio}")
+    print(f"{'replay + verify a 50-event case (median of 21)':<44}{whole * 1000:>8.2f}")
     for line in summary:
         print(line)
 

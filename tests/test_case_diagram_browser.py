@@ -77,7 +77,8 @@ def test_the_case_is_drawn_on_its_diagram_and_the_step_control_redraws_each_even
     assert "call_incident_team" not in markers(page, "completed")
     assert page.inner_text("#ready") == "call_incident_team"
     page.click("button[data-file='safety_gate.bpmn']")
-    page.wait_for_function("document.querySelector('#case-diagram').dataset.file === 'safety_gate.bpmn'")
+    # a selector wait, not wait_for_function: the page's CSP forbids the eval its polling needs
+    page.wait_for_selector("#case-diagram[data-file='safety_gate.bpmn']", state="attached")
     assert markers(page, "completed") == []  # nothing happened there yet after event 1
     page.screenshot(path=str(ARTIFACTS / "case-diagram-step-1.png"), full_page=True)
     assert page.errors == []  # no CSP violation, no script error
