@@ -2,7 +2,7 @@
 import secrets
 from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -14,10 +14,13 @@ from .notifications import enqueue
 from .roles import REPORTER
 
 
+_READY_ROWS = (select(ReadyTaskRow).where(ReadyTaskRow.case_id == bindparam("case_id"))
+               .order_by(ReadyTaskRow.ready_at, ReadyTaskRow.id))  # built once: every change runs it
+
+
 def ready_rows(session, case_id):
     """The case's ready task rows, oldest first."""
-    return session.scalars(select(ReadyTaskRow).where(ReadyTaskRow.case_id == case_id)
-                           .order_by(ReadyTaskRow.ready_at, ReadyTaskRow.id)).all()
+    return session.scalars(_READY_ROWS, {"case_id": case_id}).all()
 
 
 def store(session, runner, case, workflow):

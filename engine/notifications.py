@@ -3,7 +3,7 @@
 A message names the task's title, the event and a link to the task, nothing else: never the names,
 the account or any other data of the case. The sender (engine/delivery.py) delivers it later.
 """
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 
 from .access import is_told_of_task
 from .errors import InvalidSubmission, NotAllowed
@@ -24,6 +24,16 @@ UNKNOWN = "unknown"      # the sender stopped mid-delivery: it may have arrived,
 STATUSES = (PENDING, SENDING, SENT, FAILED, OUTBOX, SKIPPED, UNKNOWN)
 
 
+# run by every change that makes a task ready: built once, from the tables
+_N, _U, _UE, _W = Notification.__table__, User.__table__, UserEvent.__table__, EventWebhook.__table__
+_NOTIFIED = (select(_N.c.task_id, _N.c.channel, _N.c.recipient)
+             .where(_N.c.task_id.in_(bindparam("task_ids", expanding=True))))
+_STAFF_OF = (select(_U.c.username, _U.c.roles, _UE.c.event_name,
+                    exists().where(_W.c.event_name == bindparam("event_name")).label("hook"))
+             .outerjoin(_UE, and_(_UE.c.user_id == _U.c.id, _UE.c.event_name == bindparam("event_name")))
+             .where(_U.c.active.is_(True)))
+
+
 def enqueue(session, case, rows) -> int:
     """Add, in the caller's transaction, one message per recipient of each newly ready task; returns how many.
 
@@ -36,8 +46,7 @@ def enqueue(session, case, rows) -> int:
         return 0
     people, hook = _staff_of(session, case.event_name)
     hook = hook and not case.excluded_staff
-    done = {tuple(r) for r in session.execute(select(Notification.task_id, Notification.channel, Notification.recipient)
-                                              .where(Notification.task_id.in_([r.id for r in rows])))}
+    done = {tuple(r) for r in session.execute(_NOTIFIED, {"task_ids": [r.id for r in rows]})}
     added = 0
     for row in rows:
         recipients = [(EMAIL, actor.username) for actor in people if is_told_of_task(actor, case.data, row.role)]
@@ -54,10 +63,7 @@ def enqueue(session, case, rows) -> int:
 def _staff_of(session, event_name) -> tuple:
     """Every active user as an Actor whose events are narrowed to `event_name` (all that matters here), and
     whether the event has a webhook: one query."""
-    hook = exists().where(EventWebhook.event_name == event_name).label("hook")
-    rows = session.execute(select(User.username, User.roles, UserEvent.event_name, hook)
-                           .outerjoin(UserEvent, and_(UserEvent.user_id == User.id, UserEvent.event_name == event_name))
-                           .where(User.active.is_(True))).all()
+    rows = session.execute(_STAFF_OF, {"event_name": event_name}).all()
     if not rows:  # no active user at all: only the webhook may be told
         return [], session.get(EventWebhook, event_name) is not None
     people = [Actor(username, frozenset(roles), frozenset({event_name}) if at_event else frozenset())

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from .errors import AuthenticationFailed, InvalidSubmission, TooManyAttempts
 from .models import ApiToken, LoginFailure, User, UserEvent, utcnow
@@ -149,11 +149,19 @@ def _spend_a_check(password):
         pass
 
 
+# Every request runs one of these: built once, from the tables (building a statement, and loading through the
+# mapped classes, cost more than running it)
+_T, _U, _E = ApiToken.__table__, User.__table__, UserEvent.__table__
+_TOKEN_ACTOR = (select(_T.c.expires_at, _U.c.username, _U.c.roles, _U.c.active, _E.c.event_name)
+                .join(_U, _U.c.id == _T.c.user_id).outerjoin(_E, _E.c.user_id == _U.c.id)
+                .where(_T.c.token_hash == bindparam("token_hash")))
+_USER_ACTOR = (select(_U.c.roles, _E.c.event_name).outerjoin(_E, _E.c.user_id == _U.c.id)
+               .where(_U.c.username == bindparam("username"), _U.c.active.is_(True)))
+
+
 def actor_for(uow, username: str):
     """The active user's actor, or None when the account is gone or disabled."""
-    rows = uow.session.execute(select(User.roles, UserEvent.event_name)
-                               .outerjoin(UserEvent, UserEvent.user_id == User.id)
-                               .where(User.username == username, User.active.is_(True))).all()
+    rows = uow.session.execute(_USER_ACTOR, {"username": username}).all()
     if not rows:
         return None
     return Actor(username, frozenset(rows[0].roles), frozenset(r.event_name for r in rows if r.event_name is not None))
@@ -178,11 +186,7 @@ def actor_for_token(uow, token: str) -> Actor:
 
     One query (token, user and the user's events together): every API request pays for it.
     """
-    rows = uow.session.execute(
-        select(ApiToken.expires_at, User.username, User.roles, User.active, UserEvent.event_name)
-        .join(User, User.id == ApiToken.user_id)
-        .outerjoin(UserEvent, UserEvent.user_id == User.id)
-        .where(ApiToken.token_hash == _digest(token or ""))).all()
+    rows = uow.session.execute(_TOKEN_ACTOR, {"token_hash": _digest(token or "")}).all()
     if not rows:
         raise AuthenticationFailed("unknown token")
     expires_at, username, roles, active, _ = rows[0]

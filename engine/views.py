@@ -4,7 +4,7 @@ Each takes a unit of work and plain values and returns plain data; nothing here 
 """
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from . import history
 from .access import (
@@ -23,6 +23,20 @@ from .wording import Wording
 MAX_CASE_ID = MAX_ID  # case ids are 32-bit integer columns; a larger id names no case
 
 
+# The inbox and a task's completion run these on every request: built once, from the tables (building a
+# statement, and loading through the mapped classes, cost more than running it)
+_RT, _C = ReadyTaskRow.__table__, Case.__table__
+_INBOX_COLUMNS = select(_RT.c.id, _RT.c.case_id, _RT.c.task, _RT.c.title, _RT.c.role, _RT.c.ready_at,
+                        _C.c.excluded_staff, _C.c.event_name)
+_INBOX_BY_ROLE = (_INBOX_COLUMNS.join(_C, _C.c.id == _RT.c.case_id)
+                  .where(_RT.c.role.in_(bindparam("roles", expanding=True)), _RT.c.lane != REPORTER))
+_INBOX_AT_EVENTS = (_INBOX_COLUMNS.select_from(_C).join(_RT, _RT.c.case_id == _C.c.id)
+                    .where(_C.c.event_name.in_(bindparam("events", expanding=True)),
+                           _RT.c.role.in_(bindparam("roles", expanding=True)), _RT.c.lane != REPORTER))
+_READY_TASK = (select(ReadyTaskRow, Case).join(Case, Case.id == ReadyTaskRow.case_id)
+               .where(ReadyTaskRow.id == bindparam("task_id")))
+
+
 def list_inbox(uow, actor) -> list:
     """The ready tasks the actor's roles act on, newest case first; excluded cases never appear."""
     everywhere = sorted(actor.roles & GLOBAL_TASK_ROLES)
@@ -31,17 +45,12 @@ def list_inbox(uow, actor) -> list:
         return []
     # two index-driven queries rather than one OR (which scans every ready task): the tasks of roles that act
     # everywhere (by role), and those of the actor's events (by the cases' event_name, then their tasks)
-    columns = select(ReadyTaskRow.id, ReadyTaskRow.case_id, ReadyTaskRow.task, ReadyTaskRow.title, ReadyTaskRow.role,
-                     ReadyTaskRow.ready_at, Case.excluded_staff, Case.event_name)
     rows = []
     if everywhere:
-        rows += uow.session.execute(columns.join(Case, Case.id == ReadyTaskRow.case_id)
-                                    .where(ReadyTaskRow.role.in_(everywhere), ReadyTaskRow.lane != REPORTER)).all()
+        rows += uow.session.execute(_INBOX_BY_ROLE, {"roles": everywhere}).all()
     local = [role for role in at_events if role not in everywhere]
     if local and actor.events:
-        rows += uow.session.execute(columns.select_from(Case).join(ReadyTaskRow, ReadyTaskRow.case_id == Case.id)
-                                    .where(Case.event_name.in_(sorted(actor.events)), ReadyTaskRow.role.in_(local),
-                                           ReadyTaskRow.lane != REPORTER)).all()
+        rows += uow.session.execute(_INBOX_AT_EVENTS, {"events": sorted(actor.events), "roles": local}).all()
     rows.sort(key=lambda r: r.ready_at)
     # newest case first (case ids grow as cases open; created_at sits behind the state in the row, which
     # SQLite would read through its overflow pages for every case), each case's tasks oldest first
@@ -194,8 +203,7 @@ def ready_task(session, actor, task_id):
     """The ready task row and its case; TaskNotReady if it was completed, NotFound if it never existed."""
     if not _is_task_id(task_id):
         raise NotFound("no such task")
-    found = session.execute(select(ReadyTaskRow, Case).join(Case, Case.id == ReadyTaskRow.case_id)
-                            .where(ReadyTaskRow.id == str(task_id))).first()
+    found = session.execute(_READY_TASK, {"task_id": str(task_id)}).first()
     if found is not None:
         return found[0], found[1]
     done = session.scalars(select(CaseEvent).where(CaseEvent.task_id == str(task_id))).first()
