@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, text
 
 from .errors import AuthenticationFailed, InvalidSubmission, TooManyAttempts
 from .models import ApiToken, LoginFailure, User, UserEvent, utcnow
@@ -122,6 +122,10 @@ def authenticate(uow, username: str, password: str) -> Actor:
         _spend_a_check(password)
         raise AuthenticationFailed("wrong username or password")
     session = uow.session
+    if session.get_bind().dialect.name == "postgresql":
+        # attempts on one name take turns, so parallel guesses cannot all pass the count before any is stored
+        # (SQLite's writers already take turns: BEGIN IMMEDIATE)
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"login:{username}"})
     since = utcnow() - FAILURE_WINDOW
     failures = session.scalar(select(func.count()).select_from(LoginFailure)
                               .where(LoginFailure.username == username, LoginFailure.at > since))

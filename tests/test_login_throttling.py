@@ -1,5 +1,6 @@
 """Failed logins are counted in the database: the 6th within 15 minutes gets 429, in every worker."""
 import re
+import threading
 
 import pytest
 
@@ -41,3 +42,19 @@ def test_the_login_page_is_throttled_too_and_a_success_resets_the_count(system, 
     assert login(PASSWORD) == 302
     assert [login("wrong") for _ in range(5)] == [401] * 5
     assert login("wrong") == 429
+
+
+def test_parallel_wrong_passwords_get_no_more_than_five_tries(system, staff):
+    """Ten workers guess at once: the count and the stored failure of each try are one step, so five get checked."""
+    workers = [other_worker(system) for _ in range(10)]
+    start, answers = threading.Barrier(len(workers)), []
+
+    def guess(client):
+        start.wait()
+        answers.append(token(client, "wrong"))
+    threads = [threading.Thread(target=guess, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(answers) == [401] * 5 + [429] * 5
