@@ -1,4 +1,5 @@
 """Runs one case's workflow on its process version: start, ready tasks, complete, messages, state."""
+import copy
 import json
 import logging
 import uuid
@@ -78,6 +79,23 @@ def _check_depth(workflow):
                 element = task.task_spec.bpmn_id or task.task_spec.name
                 raise DiagramCodeFailed(element, f"the case's path is {task.depth} steps long, close to what the "
                                                  "engine can follow: a loop in the diagram ran too often")
+
+
+def _share_answers(task, answers):
+    """Give the answers of a completed form to every other live task of its (sub)process.
+
+    Parallel branches each carry their own copy of the data, and where they join SpiffWorkflow merges
+    the copies, the branch finished last winning. Without this, the branch finished last would bring
+    back the old value of what the other branch's form had just answered (round 2's review of a
+    revised decision came out with round 1's assessment). Event sub-processes keep their own copy
+    (they are other sub-workflows) and are not touched.
+    """
+    for other in task.workflow.tasks.values():
+        if other is not task and other._state & _LIVE_ELSEWHERE:
+            other.data.update(copy.deepcopy(answers))
+
+
+_LIVE_ELSEWHERE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
 def _root_cause(err):
@@ -178,6 +196,7 @@ class CaseRunner:
         task = self._ready(workflow, task_id)
         set_clock(workflow, at or utcnow())
         task.data.update(data)
+        _share_answers(task, data)
         with running_diagram_code():
             task.run()
             workflow.do_engine_steps()

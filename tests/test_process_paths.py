@@ -907,3 +907,24 @@ def test_a_message_on_one_case_does_not_change_how_other_cases_of_the_version_en
     assert second.ready == []
     assert second.runner.is_completed(second.workflow)
     assert second.data.get("case_closed") is True
+
+
+@pytest.mark.parametrize("organizers_first", [False, True])
+def test_answers_given_in_one_parallel_branch_survive_the_join_in_a_later_round(version, organizers_first):
+    """Round 2's review and organizers' view run in parallel again: each branch starts with round 1's answers,
+    and the branch finished last must not bring the other's old answer back (a lost update)."""
+    driver = to_decision(version)
+    driver.complete("review_report", policy_assessment="Round 1 assessment.")
+    driver.complete("add_organizer_view", organizer_view="Round 1 view.")
+    driver.complete("decide_action", action="temporary_suspension", rationale="R1.", decided_with="olga",
+                    **ACTION_DETAILS["temporary_suspension"])
+    meet_harasser(driver, disputes=True)
+    reconsider(driver, revised=True)
+    steps = [("review_report", {"policy_assessment": "Round 2 assessment."}),
+             ("add_organizer_view", {"organizer_view": "Round 2 view."})]
+    for task, answers in (reversed(steps) if organizers_first else steps):
+        driver.complete(task, **answers)
+        assert {k: driver.data[k] for k in answers} == answers
+    assert driver.ready == ["decide_action"]
+    assert driver.data["policy_assessment"] == "Round 2 assessment."
+    assert driver.data["organizer_view"] == "Round 2 view."
