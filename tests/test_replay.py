@@ -346,6 +346,9 @@ def test_the_replay_api_answers_auditors_and_the_team_only(api, system, make_use
     assert api("pol").get(f"/api/cases/{cid}/replay").status_code == 403
     assert api("ed").get(f"/api/cases/{cid}/replay").status_code == 404
     assert api("tom").get(f"/api/cases/{cid}/replay?step=x").status_code == 422
+    assert api("tom").get(f"/api/cases/{cid}/replay?step=%C2%B2").status_code == 422  # a digit, but not 0-9
+    unknown = api("tom").get(f"/api/cases/{cid}/replay?stpe=1")
+    assert (unknown.status_code, unknown.get_json()["errors"]) == (422, {"stpe": ["Unknown query parameter."]})
     assert api("tom").get(f"/api/cases/{cid}/replay?step=9").status_code == 404
     assert api("tom").get("/api/cases/999/replay").status_code == 404
 
@@ -364,3 +367,11 @@ def test_the_state_after_an_event_before_a_move_is_on_the_version_that_ran_it(ap
     result = cli(system, "replay", str(cid), "--step", "3")
     assert result.returncode == 0, result.stderr
     assert f"  process version: {first[:12]}" in result.stdout.splitlines()
+
+
+def test_the_replay_apis_step_is_a_documented_query_parameter(client):
+    document = client.get("/api/openapi.json").get_json()
+    parameters = document["paths"]["/api/cases/{case_id}/replay"]["get"]["parameters"]
+    step = next(p for p in parameters if p["name"] == "step")
+    assert (step["in"], step["required"], step["schema"]["type"], step["schema"]["minimum"]) == (
+        "query", False, "integer", 1)

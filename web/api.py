@@ -105,8 +105,11 @@ def replay(case_id):
     With ?step=N the answer also holds the state after event N (a recorded view of the case's data).
     """
     actor = api_actor()
+    unknown = sorted(set(request.args) - {"step"})
+    if unknown:
+        raise InvalidSubmission({name: ["Unknown query parameter."] for name in unknown})
     step = request.args.get("step")
-    if step is not None and not step.isdigit():
+    if step is not None and not (step.isascii() and step.isdigit() and len(step) <= 9):
         raise InvalidSubmission({"step": ["Give the number of an event (1, 2, ...)."]})
     step = int(step) if step is not None else None
     unit = system().writing if step is not None else system().reading

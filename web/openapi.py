@@ -29,6 +29,12 @@ ERRORS = {
     429: "Too many failed logins for this username lately; wait 15 minutes.",
     503: "The process definition is broken; nothing was stored.",
 }
+STEP = {
+    "name": "step", "in": "query", "required": False,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 999999999},
+    "description": "Also answer the state after this event (its seq), with the data as it stood then; "
+                   "a recorded view of the case's data. An event the case does not have gets a 404.",
+}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -65,6 +71,7 @@ class Operation:
     many: bool = False
     public: bool = False  # no bearer token: public, or a private link in the path
     idempotent: bool = False  # takes an Idempotency-Key header
+    query: tuple = ()  # its query parameters (OpenAPI parameter objects)
 
 
 # keyed by the view function's name (its Flask endpoint in the "api" blueprint)
@@ -83,7 +90,7 @@ OPERATIONS = {
     "reporter_task": Operation(200, "ReporterTask", (404, 503), public=True),
     "complete_reporter_task": Operation(200, "Received", (404, 409, 413, 422, 503), body="TaskSubmission",
                                         public=True, idempotent=True),
-    "replay": Operation(200, "Replay", (401, 403, 404, 409, 422, 503)),
+    "replay": Operation(200, "Replay", (401, 403, 404, 409, 422, 503), query=(STEP,)),
     "move_case": Operation(200, "Moved", (401, 403, 404, 409, 413, 422, 503), body="Move"),
     "process_versions": Operation(200, "Version", (401, 403), many=True),
     "process_file": Operation(200, "VersionFile", (401, 403, 404)),
@@ -172,7 +179,7 @@ def _operations(rule, view) -> dict:
     operation = {
         "operationId": endpoint, "summary": summary.strip(), "responses": _responses(op),
         "parameters": [_path_parameter(name) for name in sorted(rule.arguments)]
-                      + ([IDEMPOTENCY_KEY] if op.idempotent else []),
+                      + list(op.query) + ([IDEMPOTENCY_KEY] if op.idempotent else []),
     }
     if description.strip():
         operation["description"] = description.strip()

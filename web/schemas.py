@@ -238,7 +238,7 @@ class ReplayStateSchema(Schema):
     actor = _text("Who did it.")
     role = _text("In which role.")
     process_version = _text("The process version in force at that event (a moved case ran on several).")
-    status = _text("open, closed or completed.")
+    status = _text("open or closed.")
     ready = fields.List(fields.String(), required=True, metadata={"description": "Ready user tasks (BPMN ids)."})
     markers = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.List(
         fields.String())), required=True, metadata={"description": "completed/ready/active/path: {file: [ids]}."})
