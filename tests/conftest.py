@@ -1,14 +1,17 @@
 """Fixtures: the real diagrams loaded once, a fresh database per test, the app, clients and users."""
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from engine import audit, users
@@ -16,7 +19,7 @@ from engine.config import ROOT, Settings
 from engine.crypto import generate_master_key, load_master_key
 from engine.db import make_engine, session_factories
 from engine.processes import ProcessRegistry
-from engine.system import Incidents
+from engine.system import Incidents, build
 from forms import FORMS
 from tests.conformance import check_answer
 from tests.net import free_port, request
@@ -72,6 +75,25 @@ def system(processes, tmp_path, database_url, request):
     REPLAYS.append((request.node.nodeid, request.node.get_closest_marker("edits_stored_cases") is not None,
                     replay_every_case(incidents)))
     db.dispose()
+
+
+def collect_replays_of(request, settings):
+    """For tests whose cases live in a database of their own (the command line's): replay every case in it
+    when the test ends, like the `system` fixture does. A database that was never created holds no case."""
+    path = make_url(settings.database_url).database
+    if not path or not Path(path).exists():
+        return
+    with sqlite3.connect(path) as raw:
+        if not raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'cases'").fetchone():
+            return
+        if not raw.execute("SELECT COUNT(*) FROM cases").fetchone()[0]:
+            return
+    incidents = build(settings)
+    try:
+        REPLAYS.append((request.node.nodeid, request.node.get_closest_marker("edits_stored_cases") is not None,
+                        replay_every_case(incidents)))
+    finally:
+        incidents.db.dispose()
 
 
 def replay_every_case(incidents) -> list:

@@ -10,17 +10,21 @@ import urllib.request
 
 import pytest
 
-from engine.config import ROOT
+from engine.config import ROOT, Settings
+from tests.conftest import collect_replays_of
 from tests.net import free_port
 
 INCIDENTS = [sys.executable, "-m", "cli.main"]
 
 
 @pytest.fixture
-def env(tmp_path):
-    return {**os.environ, "INCIDENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-            "INCIDENTS_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
-            "INCIDENTS_MASTER_KEY_FILE": str(tmp_path / "master_key"), "PYTHONPATH": str(ROOT)}
+def env(tmp_path, request):
+    """The command line's environment on a database of its own; its cases are replayed when the test ends."""
+    env = {**os.environ, "INCIDENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+           "INCIDENTS_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
+           "INCIDENTS_MASTER_KEY_FILE": str(tmp_path / "master_key"), "PYTHONPATH": str(ROOT)}
+    yield env
+    collect_replays_of(request, Settings.from_env(env))
 
 
 def run(env, *args):

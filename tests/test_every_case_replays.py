@@ -15,6 +15,8 @@ def test_a_case_opened_here_is_collected_for_the_final_check(api):
 def test_every_case_the_test_suite_created_replays_to_an_identical_state():
     mine = [verdicts for test, _, verdicts in REPLAYS if "test_a_case_opened_here_is_collected" in test]
     assert mine and len(mine[0]) == 1, "the collector did not see the case opened above"
+    moved = [verdicts for test, _, verdicts in REPLAYS if "test_move_case_moves_an_open_case" in test]
+    assert all(len(v) == 1 for v in moved), "a case made through the command line, in its own database, was missed"
     checked = [(test, found) for test, edited, verdicts in REPLAYS if not edited for found in verdicts]
     failed = [f"{test}: {found}" if isinstance(found, str) else f"{test}: case {found.case_id}: {found.describe()}"
               for test, found in checked if isinstance(found, str) or not found.ok]

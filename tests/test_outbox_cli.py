@@ -12,7 +12,7 @@ from engine.config import ROOT, Settings
 from engine.delivery import MAX_BACKOFF, backoff, webhook_payload
 from engine.system import build
 from engine.webhooks import url_problem
-from tests.conftest import MASTER_KEY
+from tests.conftest import MASTER_KEY, collect_replays_of
 from tests.sinks import SmtpSink, WebhookSink
 
 
@@ -73,10 +73,13 @@ def test_webhook_urls_must_be_absolute_http_urls(url, problem):
 
 
 @pytest.fixture
-def env(tmp_path):
-    return {**os.environ, "INCIDENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-            "INCIDENTS_SECRET_KEY_FILE": str(tmp_path / "secret_key"), "INCIDENTS_MASTER_KEY": MASTER_KEY,
-            "PYTHONPATH": str(ROOT)}
+def env(tmp_path, request):
+    """The command line's environment on a database of its own; its cases are replayed when the test ends."""
+    env = {**os.environ, "INCIDENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+           "INCIDENTS_SECRET_KEY_FILE": str(tmp_path / "secret_key"), "INCIDENTS_MASTER_KEY": MASTER_KEY,
+           "PYTHONPATH": str(ROOT)}
+    yield env
+    collect_replays_of(request, Settings(database_url=env["INCIDENTS_DATABASE_URL"], master_key=MASTER_KEY))
 
 
 def run(env, *args):
