@@ -189,3 +189,27 @@ def test_the_timeline_shows_each_event_under_the_version_it_ran_on(api, auditor,
     assert "task completed: Assess safety</strong>" in timeline_entry(page, 3)
     assert "task completed: Review the report (Disciplinary Action Policy)</strong>" in timeline_entry(page, 10)
     assert f">{first}</dd>" in timeline_entry(page, 9) and f">{second}</dd>" in timeline_entry(page, 9)  # from, to
+
+
+def test_the_timeline_shows_a_changed_answer_with_the_old_value_and_an_unchanged_one_as_such(api, auditor):
+    cid = to_report_sent(api, harasser_identification="Mal")
+    do(api, "tom", cid, "review_report", policy_assessment="Round 1 assessment")
+    do(api, "orla", cid, "add_organizer_view", organizer_view="Same view")
+    do(api, "tom", cid, "decide_action", action="temporary_suspension", suspension_length="2 events",
+       rationale="R", decided_with="olga")
+    do(api, "olga", cid, "meet_harasser", report_summarized=True, decision_notified=True, harasser_disputes=True,
+       harasser_account="A joke, they say")
+    do(api, "olga", cid, "reconsider_decision", decision_revised=True, reconsider_reason="Their account")
+    do(api, "tom", cid, "review_report", policy_assessment="Round 2 assessment")
+    do(api, "orla", cid, "add_organizer_view", organizer_view="Same view")
+    page = auditor.get(f"/cases/{cid}/timeline").get_data(as_text=True)
+    assert re.search(r"<dt>policy_assessment</dt>\s*<dd class=\"change-changed\">Round 2 assessment "
+                     r"<span class=\"meta inline\">changed, was Round 1 assessment</span></dd>", page)
+    assert re.search(r"<dt>organizer_view</dt>\s*<dd class=\"change-unchanged\">Same view "
+                     r"<span class=\"meta inline\">unchanged</span></dd>", page)
+    assert re.search(r"<dt>decision_round</dt>\s*<dd class=\"change-changed\">2 "
+                     r"<span class=\"meta inline\">changed, was 1, by the process</span></dd>", page)
+    # the organizers' branch, finished last, does not bring round 1's assessment back
+    assert "was Round 2 assessment" not in page
+    assert api("tom").get(f"/api/cases/{cid}").get_json()["data"]["policy_assessment"] == "Round 2 assessment"
+

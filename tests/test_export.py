@@ -113,7 +113,7 @@ TAMPERINGS = {
     "edited plaintext": (lambda ls: ls[:4] + [_edit(ls[4], lambda r: r["data"].update(general_threat=True))] + ls[5:],
                          "line 5 (event seq 4): its data does not match the digest recorded with it (edited)"),
     "an edited public record": (lambda ls: ls[:-1] + [_edit(ls[-1], _set("data", {"viewed": "nothing"}))],
-                                "(edited)"),
+                                "line {last} (event seq {last_seq}): its data is not what was recorded (edited)"),
     "a dropped event": (lambda ls: ls[:3] + ls[4:], "line 4 (event seq 4): expected seq 3 (an event before it is "
                                                    "missing or moved)"),
     "a dropped last event": (lambda ls: ls[:-1], "the export ends at event seq"),
@@ -144,6 +144,7 @@ def test_verify_export_names_the_first_bad_line_of_any_tampering(exported, how):
     assert check(lines).ok
     tampered, expected = TAMPERINGS[how]
     found = check(tampered(lines))
+    expected = expected.format(last=len(lines), last_seq=len(lines) - 1)  # line 1 is the header
     assert not found.ok and expected in found.problem, found.problem
 
 
