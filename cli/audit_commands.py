@@ -131,6 +131,7 @@ def cmd_verify_export(args):
               f"{found.head_hash}")
     print(f"plaintext: {text['checked']} checked against their digests, {text['public']} public records match, "
           f"{text['unchecked']} recorded before digests (not checkable), {text['absent']} destroyed by a purge")
+    print(f"information only (no hash covers it): the header's {', '.join(export.UNCOVERED_HEADER)}")
     if found.unchecked_versions:
         print(f"process versions recorded without their forms (files not checkable): "
               f"{', '.join(v[:12] for v in found.unchecked_versions)}")

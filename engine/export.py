@@ -103,6 +103,8 @@ def _verify(numbered, report, expected_head):
         seq += 1
         _check_link(lineno, rec, header, prev, seq)
         _check_data(lineno, rec, header, report)
+        if seq == 1:
+            _check_event_name(header, rec)
         prev = rec["hash"]
         report.events, report.head_hash = seq, prev
     if seq != header["events"] or prev != (header["head_hash"] or history.GENESIS):
@@ -112,6 +114,18 @@ def _verify(numbered, report, expected_head):
         raise _Bad(f"head hash mismatch: the export ends in head hash {prev} (event seq {seq}), not the expected "
                    f"{expected_head}: it is not the history that hash was recorded for (rewritten, or another "
                    "case or moment)")
+
+
+# header fields no event's hash covers: shown by verify-export as information, not as checked
+UNCOVERED_HEADER = ("status", "verdict", "exported_at", "exported_by")
+
+
+def _check_event_name(header, first):
+    """The header's event name must be the one the case was opened for (its first event's checked data)."""
+    opened = (first.get("data") or {}).get("event_name") if first.get("type") == "case_started" else None
+    if opened is not None and header.get("event_name") != opened:
+        raise _Bad(f"line 1: the header names event {header.get('event_name')!r}, but the case was opened for "
+                   f"{opened!r} (line 2) (edited)")
 
 
 def _header(numbered, report) -> dict:

@@ -90,6 +90,8 @@ def test_verify_export_checks_the_file_alone_with_no_database_and_no_key(exporte
     sealed = sum(1 for line in lines[1:] if json.loads(line)["sealed_data"].startswith("s1."))
     assert f"plaintext: {sealed} checked against their digests, {len(lines) - 1 - sealed} public records match" \
         in result.stdout
+    assert "information only (no hash covers it): the header's status, verdict, exported_at, exported_by" \
+        in result.stdout
     anchored = run("verify-export", str(path), "--head", head, env=NOTHING)
     assert anchored.returncode == 0
     assert anchored.stdout.splitlines()[0] == (f"{path}: intact: case {cid}, {len(lines) - 1} events, ending in the "
@@ -112,6 +114,8 @@ TAMPERINGS = {
                         "line 4 (event seq 3): its content does not match its hash (edited)"),
     "edited plaintext": (lambda ls: ls[:4] + [_edit(ls[4], lambda r: r["data"].update(general_threat=True))] + ls[5:],
                          "line 5 (event seq 4): its data does not match the digest recorded with it (edited)"),
+    "an edited header event name": (lambda ls: [_edit(ls[0], _set("event_name", "Elsewhere"))] + ls[1:],
+                                    "line 1: the header names event 'Elsewhere', but the case was opened for"),
     "an edited public record": (lambda ls: ls[:-1] + [_edit(ls[-1], _set("data", {"viewed": "nothing"}))],
                                 "line {last} (event seq {last_seq}): its data is not what was recorded (edited)"),
     "a dropped event": (lambda ls: ls[:3] + ls[4:], "line 4 (event seq 4): expected seq 3 (an event before it is "
