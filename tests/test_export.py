@@ -78,6 +78,8 @@ def test_the_export_holds_every_event_with_its_hashes_data_and_the_process_files
     assert f"Case #{cid}: audit report" in report and head in report and "@media print" in report
     assert "<script" not in report and "Ignatius Thornbury" in report
     assert "verified:" in report
+    assert report.count(f"version {version[:12]}") >= count  # every event says the version it ran on
+    assert all(f"hash {e['hash'][:16]}" in report for e in events)  # and its hash, to compare with the export
 
 
 def test_verify_export_checks_the_file_alone_with_no_database_and_no_key(exported):
