@@ -429,7 +429,11 @@ def main(argv=None):
         settings = Settings.from_env()
     except ValueError as err:
         raise SystemExit(f"incidents: {err}") from None
-    return args.func(args, settings) or 0
+    try:
+        return args.func(args, settings) or 0
+    except BrokenPipeError:  # the reader went away (`incidents replay 7 | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
