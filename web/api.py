@@ -143,18 +143,16 @@ def move_case(case_id):
 @bp.route("/tasks")
 def list_tasks():
     """The ready tasks the caller may act on."""
-    actor = api_actor()
     with system().reading() as uow:
-        tasks = views.list_inbox(uow, actor)
+        tasks = views.list_inbox(uow, api_actor(uow))
     return jsonify(TaskSummarySchema(many=True).dump(tasks))
 
 
 @bp.route("/tasks/<task_id>")
 def get_task(task_id):
     """A task with its instructions and fields."""
-    actor = api_actor()
     with system().reading() as uow:
-        return jsonify(TaskDetailSchema().dump(views.get_task(uow, system().processes, actor, task_id)))
+        return jsonify(TaskDetailSchema().dump(views.get_task(uow, system().processes, api_actor(uow), task_id)))
 
 
 @bp.route("/tasks/<task_id>", methods=("POST",))

@@ -77,12 +77,17 @@ def login_required(view):
     return wrapped
 
 
-def api_actor():
-    """The actor of the request's bearer token, or raise AuthenticationFailed (401)."""
+def api_actor(uow=None):
+    """The actor of the request's bearer token, or raise AuthenticationFailed (401).
+
+    A read-only view passes its own unit of work: one transaction (one connection) for the whole request.
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("send Authorization: Bearer <token> (POST /api/tokens gives one)")
+    if uow is not None:
+        return users.actor_for_token(uow, token.strip())
     with system().reading() as uow:
         return users.actor_for_token(uow, token.strip())
 
