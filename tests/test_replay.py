@@ -375,3 +375,17 @@ def test_the_replay_apis_step_is_a_documented_query_parameter(client):
     step = next(p for p in parameters if p["name"] == "step")
     assert (step["in"], step["required"], step["schema"]["type"], step["schema"]["minimum"]) == (
         "query", False, "integer", 1)
+
+
+def test_moving_a_purged_case_answers_410_as_the_document_says(api, system):
+    cid, _ = purged_case(api, system)
+    reply = api("pol").post(f"/api/cases/{cid}/move", json={"version": "0" * 64})  # checked against the document
+    assert reply.status_code == 410 and "purged" in reply.get_json()["error"]
+
+
+def test_the_steps_that_run_diagram_code_document_its_failure(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path, method in (("/api/cases", "post"), ("/api/tasks/{task_id}", "post"),
+                         ("/api/cases/{case_id}/messages/{name}", "post"), ("/api/reporter/{token}", "post")):
+        assert "500" in paths[path][method]["responses"], (path, method)
+    assert "500" not in paths["/api/tasks"]["get"]["responses"]  # a read runs no diagram code
