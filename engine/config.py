@@ -69,6 +69,15 @@ def _smtp(env, defaults) -> dict:
     port = env.get("INCIDENTS_SMTP_PORT") or str(defaults.smtp_port)
     if not port.isdigit():
         raise ValueError(f"INCIDENTS_SMTP_PORT must be a port number, not {port!r}")
-    return {"smtp_host": host, "smtp_port": int(port), "smtp_username": env.get("INCIDENTS_SMTP_USERNAME") or None,
+    username = env.get("INCIDENTS_SMTP_USERNAME") or None
+    starttls = env.get("INCIDENTS_SMTP_STARTTLS", "1") != "0"
+    if host and username and not starttls and host not in _LOOPBACK:
+        # the login would cross the network in plain text
+        raise ValueError("INCIDENTS_SMTP_STARTTLS=0 with INCIDENTS_SMTP_USERNAME is only allowed for a relay on "
+                         f"this machine (localhost), not {host!r}: the password would be sent unencrypted")
+    return {"smtp_host": host, "smtp_port": int(port), "smtp_username": username,
             "smtp_password": env.get("INCIDENTS_SMTP_PASSWORD") or None, "smtp_from": sender,
-            "smtp_starttls": env.get("INCIDENTS_SMTP_STARTTLS", "1") != "0"}
+            "smtp_starttls": starttls}
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
