@@ -49,7 +49,7 @@ def test_only_the_token_exchange_the_document_and_reporter_links_go_without_a_be
 def test_errors_are_documented_with_their_shapes(client):
     ops = operations(document(client))
     complete = ops[("POST", "/api/tasks/{task_id}")]["responses"]
-    assert set(complete) == {"200", "401", "403", "404", "409", "410", "413", "422", "503"}
+    assert set(complete) == {"200", "401", "403", "404", "409", "410", "413", "422", "500", "503"}
     assert complete["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ValidationError"}
     assert complete["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert set(ops[("POST", "/api/tokens")]["responses"]) == {"201", "401", "413", "429"}
