@@ -91,11 +91,8 @@ def _share_answers(task, answers):
     (they are other sub-workflows) and are not touched.
     """
     for other in task.workflow.tasks.values():
-        if other is not task and other._state & _LIVE_ELSEWHERE:
+        if other is not task and other._state & _UNFINISHED:
             other.data.update(copy.deepcopy(answers))
-
-
-_LIVE_ELSEWHERE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
 def _root_cause(err):

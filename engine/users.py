@@ -107,8 +107,7 @@ def _clean_events(events):
 
 
 def _actor(session, user) -> Actor:
-    events = frozenset(session.scalars(select(UserEvent.event_name).where(UserEvent.user_id == user.id)))
-    return Actor(user.username, frozenset(user.roles), events)
+    return Actor(user.username, frozenset(user.roles), _events_of(session, user.id))
 
 
 def authenticate(uow, username: str, password: str) -> Actor:

@@ -51,10 +51,9 @@ def list_inbox(uow, actor) -> list:
     local = [role for role in at_events if role not in everywhere]
     if local and actor.events:
         rows += uow.session.execute(_INBOX_AT_EVENTS, {"events": sorted(actor.events), "roles": local}).all()
-    rows.sort(key=lambda r: r.ready_at)
     # newest case first (case ids grow as cases open; created_at sits behind the state in the row, which
     # SQLite would read through its overflow pages for every case), each case's tasks oldest first
-    rows.sort(key=lambda r: r.case_id, reverse=True)
+    rows.sort(key=lambda r: (-r.case_id, r.ready_at))
     mine = uow.session.info["master_key"].exclusion_digest(actor.username)  # rows keep digests, not names
     return [{**_summary(row), "event_name": row.event_name} for row in rows if mine not in (row.excluded_staff or [])]
 
