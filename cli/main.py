@@ -331,7 +331,7 @@ def cmd_serve(args, settings):
     os.environ.setdefault("INCIDENTS_SEND_SECONDS", "5")
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
             "--access-logfile", "-", "--access-logformat", '"%(m)s %(U)s" %(s)s %(L)ss',
-            "--logger-class", "cli.gunicorn_logging.RedactingLogger",
+            "--logger-class", "cli.gunicorn_logging.RedactingLogger", "--config", "python:cli.gunicorn_conf",
             "web:create_app()"]
     os.execv(sys.executable, argv)
 

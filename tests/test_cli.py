@@ -125,6 +125,9 @@ def test_serve_runs_gunicorn_and_refuses_to_start_on_a_broken_diagram(env, tmp_p
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "Booting worker" in output
+    # each worker froze what it built at start (diagrams, forms, mappers): full collections skip it
+    frozen = re.findall(r"worker ready: (\d+) start-up objects left out of garbage collection", output)
+    assert len(frozen) == 2 and all(int(count) > 100_000 for count in frozen), output
     assert '"GET /r/<token>" 404' in output and "secret-token-value" not in output
     assert "127.0.0.1 " not in output.replace("Listening at: http://127.0.0.1", "")
     broken = tmp_path / "broken"

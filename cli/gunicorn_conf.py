@@ -1,0 +1,16 @@
+"""Gunicorn hooks of `incidents serve`.
+
+A worker builds everything it keeps for its lifetime at start: the application, the parsed diagrams and forms
+of every process version, SQLAlchemy's mappers. Python's cyclic garbage collector would otherwise walk all of
+it again on every full collection, which pauses a request for tens of milliseconds now and then (31 ms
+measured with the diagrams loaded). Frozen after start, those objects are left out of every collection; what
+requests create is still collected as usual.
+"""
+import gc
+
+
+def post_worker_init(worker):
+    """After the worker loaded the application: collect start-up garbage once, then freeze what is left."""
+    gc.collect()
+    gc.freeze()
+    worker.log.info("worker ready: %d start-up objects left out of garbage collection", gc.get_freeze_count())
