@@ -371,6 +371,23 @@ def test_inbox_lists_newest_case_first_and_only_the_callers_roles(api):
     assert [t["case_id"] for t in both] == [second["id"], first["id"]]
 
 
+def test_the_inbox_sends_what_the_task_summary_schema_would_dump(api, system, staff):
+    from engine import views
+    from web.schemas import CaseSchema, TaskSummarySchema, dump_task_summaries, flat_dump
+
+    open_case(api)
+    open_case(api, event_name="Second")
+    with system.reading() as uow:
+        rows = views.list_inbox(uow, staff["onsite"])
+    assert rows and all("event_name" in row for row in rows)  # a key the schema does not declare...
+    sent = api("olga").get("/api/tasks").get_json()
+    assert sent == dump_task_summaries(rows) == TaskSummarySchema(many=True).dump(rows)  # ...is not sent
+    assert all(set(task) == {"id", "task", "title", "role", "case_id"} for task in sent)
+    with pytest.raises(TypeError, match=r"CaseSchema: flat_dump takes plain string and integer fields, "
+                                        r"not \['data', 'tasks'\]"):
+        flat_dump(CaseSchema)
+
+
 @pytest.mark.parametrize("body", [None, [], "text", {"data": {}, "extra": 1}])
 def test_malformed_task_bodies_get_422(api, body):
     case = open_case(api)

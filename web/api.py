@@ -13,7 +13,7 @@ from . import openapi, schemas
 from .auth import api_actor
 from .context import system, with_link
 from .schemas import (
-    CaseSchema, HistoryEventSchema, ReceivedSchema, ReporterTaskSchema, TaskDetailSchema, TaskSummarySchema,
+    CaseSchema, HistoryEventSchema, ReceivedSchema, ReporterTaskSchema, TaskDetailSchema,
     TokenSchema,
 )
 
@@ -145,7 +145,7 @@ def list_tasks():
     """The ready tasks the caller may act on."""
     with system().reading() as uow:
         tasks = views.list_inbox(uow, api_actor(uow))
-    return jsonify(TaskSummarySchema(many=True).dump(tasks))
+    return jsonify(schemas.dump_task_summaries(tasks))
 
 
 @bp.route("/tasks/<task_id>")

@@ -48,6 +48,28 @@ class TaskSummarySchema(TaskSchema):
     case_id = fields.Integer(required=True, metadata={"description": "The case the task belongs to."})
 
 
+def flat_dump(schema_class):
+    """A fast `schema_class(many=True).dump` for rows whose values are already strings and integers.
+
+    It keeps exactly the keys the schema declares, as the dump does, without marshmallow's work per field
+    (an inbox of 100 tasks spent a third of a millisecond in it). Only for schemas of plain string and integer
+    fields: anything else is refused here, at import.
+    """
+    declared = schema_class().fields
+    plain = (fields.String, fields.Integer)
+    odd = [name for name, field in declared.items() if type(field) not in plain or field.data_key or field.load_only]
+    if odd:
+        raise TypeError(f"{schema_class.__name__}: flat_dump takes plain string and integer fields, not {odd}")
+    names = tuple(declared)
+
+    def dump(rows):
+        return [{name: row[name] for name in names} for row in rows]
+    return dump
+
+
+dump_task_summaries = flat_dump(TaskSummarySchema)
+
+
 class FormFieldSchema(Schema):
     """One field of a task's form."""
 
