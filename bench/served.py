@@ -3,10 +3,12 @@
 Every figure comes from one run: the raw engine floor is measured first, then for each database a real
 server is started and driven over HTTP by one client, one request after another (gunicorn's sync
 workers close each connection, so every request pays for a new one, as behind a reverse proxy): open a case and
-complete a task (p50/p95/p99, ratio to the floor); then the database is filled to 1,000 and to 100,000
-cases (copies of real cases, spread over 1,000 events) and the inbox, a history and a completion are
-measured at both sizes; then the stored bytes of an open and of a closed case; last, the time to replay and
-verify a case of 50 events (bench/replay.py has the detail).
+complete a task (p50/p95/p99, ratio to the floor); then the database is filled to 100,000 cases (copies of
+real cases, spread over 1,000 events) and a second one, served beside it, to 1,000 cases, and completions
+and inboxes are measured on the two in turn (A B A B: the machine's noise falls on both alike, so the
+100k/1k ratio is one taken in the same moments); then a history at 100,000 cases, the stored bytes of an open
+and of a closed case; last, the time to replay and verify a case of 50 events (bench/replay.py has the
+detail).
 Run with `make bench` (PostgreSQL on 127.0.0.1:5432, or INCIDENTS_BENCH_POSTGRES_URL).
 """
 import http.client
@@ -223,7 +225,8 @@ def close_case(system, actor_names):
     return case["id"]
 
 
-def bench_database(label, url, tmp, floor):
+def _setup(url):
+    """A system on a fresh database at `url` with the bench's users; returns it and the server's environment."""
     key = generate_master_key()
     settings = Settings(database_url=url, secret_key="bench", master_key=key, bpmn_dir=str(ROOT / "bpmn"))
     system = build(settings)
@@ -240,7 +243,26 @@ def bench_database(label, url, tmp, floor):
         users.add_user(uow, "stan", ["onsite_staff"], PASSWORD, events=["Bench 7"])
     env = {**os.environ, "INCIDENTS_DATABASE_URL": url, "INCIDENTS_SECRET_KEY": "bench", "INCIDENTS_MASTER_KEY": key,
            "INCIDENTS_TICK_SECONDS": "0", "PYTHONPATH": str(ROOT)}
+    return system, env
+
+
+def interleaved(*calls, rounds):
+    """Each call's timings over `rounds` rounds, the calls taking turns (A B A B ...): the machine's slow
+    and fast moments fall on both alike, so their ratio holds better than two figures taken minutes apart."""
+    samples = [[] for _ in calls]
+    for _ in range(rounds):
+        for timings, call in zip(samples, calls):
+            timings.append(call())
+    return samples
+
+
+def bench_database(label, url, small_url, tmp, floor):
+    """The figures of one database kind: a fresh database, then grown to 100,000 cases, measured in turn with a
+    second database of 1,000 cases served at the same time."""
+    system, env = _setup(url)
+    small, small_env = _setup(small_url)
     server, port = serve(env, tmp)
+    small_server = None
     rows = []
     try:
         client = Client(port, "olga")
@@ -249,13 +271,17 @@ def bench_database(label, url, tmp, floor):
         rows.append((f"{label}: open a case (HTTP)", opened, True))
         rows.append((f"{label}: complete a task (HTTP)", complete, True))
 
-        stan = Client(port, "stan")  # works at one event of the thousand
-        fill(system, 1000 - case_count(system))
-        at_1k = completions(client, N // 2)
-        inbox_1k = [stan.timed("GET", "/api/tasks")[0] for _ in range(N)]
         fill(system, 100_000 - case_count(system))
-        at_100k = completions(client, N // 2)
-        inbox = [stan.timed("GET", "/api/tasks")[0] for _ in range(N)]
+        fill(small, 1000 - case_count(small))
+        small_server, small_port = serve(small_env, tmp)
+        small_client, stan, small_stan = Client(small_port, "olga"), Client(port, "stan"), Client(small_port, "stan")
+        big_tasks, small_tasks = iter(ready_for_assess(client, N)), iter(ready_for_assess(small_client, N))
+        at_100k, at_1k = interleaved(
+            lambda: client.timed("POST", f"/api/tasks/{next(big_tasks)[1]}", {"data": ASSESS})[0],
+            lambda: small_client.timed("POST", f"/api/tasks/{next(small_tasks)[1]}", {"data": ASSESS})[0],
+            rounds=N)
+        inbox, inbox_1k = interleaved(lambda: stan.timed("GET", "/api/tasks")[0],
+                                      lambda: small_stan.timed("GET", "/api/tasks")[0], rounds=N)
         some_case = ready_for_assess(client, 1)[0][0]
         history = [client.timed("GET", f"/api/cases/{some_case}/history")[0] for _ in range(N)]
         rows.append((f"{label}: inbox at 1,000 cases", inbox_1k, False))
@@ -267,9 +293,12 @@ def bench_database(label, url, tmp, floor):
         open_bytes = stored_bytes(system, some_case)
         closed_bytes = stored_bytes(system, close_case(system, ("olga", "tom", "orla")))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for running in (server, small_server):
+            if running is not None:
+                os.killpg(running.pid, signal.SIGTERM)
+                running.wait(timeout=30)
         system.db.dispose()
+        small.db.dispose()
     return rows, ratio, open_bytes, closed_bytes
 
 
@@ -291,10 +320,13 @@ def main():
     summary = []
     targets = {"SQLite": 3, "PostgreSQL": 4}
     admin, schema = postgres_schema()
+    _, small_schema = postgres_schema()
     try:
-        for label, url in (("SQLite", f"sqlite:///{tmp / 'bench.sqlite3'}"),
-                           ("PostgreSQL", f"{POSTGRES}?options=-csearch_path%3D{schema}")):
-            rows, ratio, open_bytes, closed_bytes = bench_database(label, url, tmp, floor)
+        for label, url, small_url in (
+                ("SQLite", f"sqlite:///{tmp / 'bench.sqlite3'}", f"sqlite:///{tmp / 'small.sqlite3'}"),
+                ("PostgreSQL", f"{POSTGRES}?options=-csearch_path%3D{schema}",
+                 f"{POSTGRES}?options=-csearch_path%3D{small_schema}")):
+            rows, ratio, open_bytes, closed_bytes = bench_database(label, url, small_url, tmp, floor)
             results += rows
             summary.append(f"{label}: completion at 100k / at 1k cases = {ratio:.2f} (target < 1.2); "
                            f"stored bytes: open case {open_bytes:,}, closed case {closed_bytes:,}; "
@@ -302,6 +334,7 @@ def main():
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(text(f'DROP SCHEMA "{small_schema}" CASCADE'))
         admin.dispose()
     replay_bench = ReplayBench()  # a case of 50 events, made through the use cases on a SQLite file
     long_case = replay_bench.long_case()

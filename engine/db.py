@@ -42,12 +42,34 @@ def make_engine(url: str):
 def session_factories(engine, master_key):
     """Return (read, write) session factories; write sessions take the write lock at BEGIN on SQLite.
 
+    Read sessions cannot write: a flush or an INSERT, UPDATE or DELETE through one raises ReadOnlySession. On
+    PostgreSQL they read without a transaction (autocommit): at READ COMMITTED each statement sees what was
+    committed when it started, in a transaction or not, so BEGIN and ROLLBACK were two round trips bought for
+    nothing. A reader that needs one snapshot asks for REPEATABLE READ (history.one_snapshot). On SQLite a read
+    stays one transaction: there it is what gives one snapshot.
     Sessions carry the master key, which opens the case keys (see Case.cipher).
     """
     info = {"master_key": master_key}
-    read = sessionmaker(bind=engine, expire_on_commit=False, info=info)
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+    read = sessionmaker(bind=reader, expire_on_commit=False, info=info)
+    event.listen(read, "before_flush", _refuse_flush)
+    event.listen(read, "do_orm_execute", _refuse_changes)
     write = sessionmaker(bind=engine.execution_options(immediate=True), expire_on_commit=False, info=info)
     return read, write
+
+
+class ReadOnlySession(RuntimeError):
+    """Something tried to change the database through a unit of work for reads."""
+
+
+def _refuse_flush(session, flush_context, instances):
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlySession("a unit of work for reads cannot write; use system.writing()")
+
+
+def _refuse_changes(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlySession("a unit of work for reads cannot write; use system.writing()")
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

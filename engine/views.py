@@ -2,9 +2,10 @@
 
 Each takes a unit of work and plain values and returns plain data; nothing here knows about HTTP.
 """
+import json
 import uuid
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Text, bindparam, cast, select
 
 from . import history
 from .access import (
@@ -26,8 +27,9 @@ MAX_CASE_ID = MAX_ID  # case ids are 32-bit integer columns; a larger id names n
 # The inbox and a task's completion run these on every request: built once, from the tables (building a
 # statement, and loading through the mapped classes, cost more than running it)
 _RT, _C = ReadyTaskRow.__table__, Case.__table__
+# (the exclusions as their JSON text: decoded only where the reader's digest appears in it, not for every row)
 _INBOX_COLUMNS = select(_RT.c.id, _RT.c.case_id, _RT.c.task, _RT.c.title, _RT.c.role, _RT.c.ready_at,
-                        _C.c.excluded_staff, _C.c.event_name)
+                        cast(_C.c.excluded_staff, Text).label("excluded_staff"), _C.c.event_name)
 _INBOX_BY_ROLE = (_INBOX_COLUMNS.join(_C, _C.c.id == _RT.c.case_id)
                   .where(_RT.c.role.in_(bindparam("roles", expanding=True)), _RT.c.lane != REPORTER))
 _INBOX_AT_EVENTS = (_INBOX_COLUMNS.select_from(_C).join(_RT, _RT.c.case_id == _C.c.id)
@@ -55,7 +57,11 @@ def list_inbox(uow, actor) -> list:
     # SQLite would read through its overflow pages for every case), each case's tasks oldest first
     rows.sort(key=lambda r: (-r.case_id, r.ready_at))
     mine = uow.session.info["master_key"].exclusion_digest(actor.username)  # rows keep digests, not names
-    return [{**_summary(row), "event_name": row.event_name} for row in rows if mine not in (row.excluded_staff or [])]
+    return [{**_summary(row), "event_name": row.event_name} for row in rows if not _excludes(row.excluded_staff, mine)]
+
+
+def _excludes(excluded_json, digest) -> bool:
+    return bool(excluded_json) and digest in excluded_json and digest in json.loads(excluded_json)
 
 
 def get_case(uow, actor, case_id) -> dict:

@@ -1,0 +1,59 @@
+"""Units of work for reads cannot write; on PostgreSQL they read without a transaction (two round trips fewer)."""
+import time
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from engine.db import ReadOnlySession
+from engine.history import one_snapshot
+from engine.models import EventWebhook, User
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+def test_a_unit_of_work_for_reads_refuses_every_write_and_stores_nothing(system, make_user):
+    make_user("olga", "onsite_staff")
+    with system.reading() as uow:
+        uow.session.add(EventWebhook(event_name="HackRO", sealed_url="sealed"))
+        with pytest.raises(ReadOnlySession, match="cannot write; use system.writing"):
+            uow.session.flush()
+    with system.reading() as uow:
+        user = uow.session.scalars(select(User).where(User.username == "olga")).one()
+        user.active = False  # a changed object is refused at the flush a query would start
+        with pytest.raises(ReadOnlySession):
+            uow.session.scalars(select(User)).all()
+    with system.reading() as uow:
+        with pytest.raises(ReadOnlySession):
+            uow.session.execute(insert(EventWebhook).values(event_name="HackRO", sealed_url="sealed"))
+    with system.writing() as uow:
+        assert uow.session.scalars(select(EventWebhook)).all() == []
+        assert uow.session.scalars(select(User.active).where(User.username == "olga")).one() is True
+        uow.session.add(EventWebhook(event_name="HackRO", sealed_url="sealed"))
+        uow.commit()  # writing units of work still write
+    with system.reading() as uow:
+        assert [w.event_name for w in uow.session.scalars(select(EventWebhook))] == ["HackRO"]
+
+
+def test_reads_span_a_transaction_only_where_it_buys_something(system):
+    """On PostgreSQL each statement of a read is its own snapshot (as READ COMMITTED gives inside a
+    transaction too); SQLite keeps one transaction, its one snapshot. A verifier still gets one snapshot."""
+    postgres = system.db.dialect.name == "postgresql"
+    clock = text("SELECT now()" if postgres else "SELECT 1")
+    with system.reading() as uow:
+        first = uow.session.execute(clock).scalar()
+        time.sleep(0.02)
+        second = uow.session.execute(clock).scalar()
+        assert uow.session.connection().in_transaction()  # SQLAlchemy's view; the server's is below
+        if postgres:
+            assert first != second  # now() is the transaction's start: each statement had its own
+    if postgres:
+        with system.reading() as uow:
+            one_snapshot(uow.session)
+            first = uow.session.execute(clock).scalar()
+            time.sleep(0.02)
+            assert uow.session.execute(clock).scalar() == first
+            assert uow.session.execute(text("SHOW transaction_isolation")).scalar() == "repeatable read"
+        with system.writing() as uow:  # a change is one transaction, as ever
+            first = uow.session.execute(clock).scalar()
+            time.sleep(0.02)
+            assert uow.session.execute(clock).scalar() == first
