@@ -13,6 +13,7 @@ anyway. The cost of this choice is that a sender killed after claiming but befor
 that one message; the alternative (send again after a crash) could tell someone twice.
 """
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,11 +54,13 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
 
 
-def deliver(system, now=None, due_only=True) -> Counter:
+def deliver(system, now=None, due_only=True, pause=0.0) -> Counter:
     """Deliver every pending message that is due by `now` (with `due_only` False: every pending one), once each.
 
     Returns how many messages it left in each status. Safe to run from several processes at once:
-    each message is claimed by exactly one of them.
+    each message is claimed by exactly one of them. Between two batches it waits `pause` seconds: a
+    served worker's sender working through a backlog would otherwise take the write lock again at once,
+    batch after batch, and people's changes would wait behind it.
     """
     now = now or utcnow()
     report, seen = Counter(), set()
@@ -67,6 +70,8 @@ def deliver(system, now=None, due_only=True) -> Counter:
             return report
         for message in claimed:
             report[_record(system, message, _send(system.settings, message), now)] += 1
+        if pause:
+            time.sleep(pause)
 
 
 def _claim(system, now, due_only, seen, report):
@@ -87,11 +92,17 @@ def _claim(system, now, due_only, seen, report):
             Notification.next_attempt_at, Notification.id).limit(BATCH)
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        claimed = []
-        for n in session.scalars(query).all():
+        claimed, known = [], {}
+        # the batch's changes are written once, at the commit (not one flush per message before each read)
+        with session.no_autoflush:
+            batch = session.scalars(query).all()
+            ready = select(ReadyTaskRow).where(ReadyTaskRow.id.in_(sorted({n.task_id for n in batch})))
+            known.update({("task", t.id): t for t in session.scalars(ready)} if batch else {})
+        for n in batch:
             seen.add(n.id)
             try:
-                message = _prepare(uow, system.settings, n, now)
+                with session.no_autoflush:
+                    message = _prepare(uow, system.settings, n, now, known)
             except Exception as err:  # one message that cannot be prepared must not block the queue behind it
                 log.error("notification %d: unexpected %s while preparing it", n.id, type(err).__name__)
                 message = _settle(n, FAILED, f"could not be prepared ({type(err).__name__})", now)
@@ -103,17 +114,21 @@ def _claim(system, now, due_only, seen, report):
     return claimed
 
 
-def _prepare(uow, settings, n, now):
-    """Claim one message and return it ready to send, or settle it (skipped, outbox) and return None."""
+def _prepare(uow, settings, n, now, known):
+    """Claim one message and return it ready to send, or settle it (skipped, outbox) and return None.
+
+    `known` keeps what the batch already read (recipients, their addresses, cases' data): one look each.
+    """
     session = uow.session
-    task = session.get(ReadyTaskRow, n.task_id)
+    task = known.get(("task", n.task_id))  # the batch's ready tasks were read at once
     if task is None:
         return _settle(n, SKIPPED, "the task was done before the message went out", now)
     if n.channel == EMAIL:
-        actor = users.actor_for(uow, n.recipient)
-        if actor is None or not is_told_of_task(actor, session.get(Case, n.case_id).data, task.role):
+        actor = _once(known, ("actor", n.recipient), lambda: users.actor_for(uow, n.recipient))
+        if actor is None or not is_told_of_task(
+                actor, _once(known, ("case", n.case_id), lambda: session.get(Case, n.case_id).data), task.role):
             return _settle(n, SKIPPED, "the recipient no longer acts on this task", now)
-        address = users.email_of(session, n.recipient)
+        address = _once(known, ("email", n.recipient), lambda: users.email_of(session, n.recipient))
         if not settings.smtp_configured or not address:
             why = "no SMTP server is configured" if not settings.smtp_configured else "the user has no email address"
             return _settle(n, OUTBOX, f"kept in the outbox: {why}", now)
@@ -125,6 +140,12 @@ def _prepare(uow, settings, n, now):
     n.status, n.attempts, n.claimed_at = SENDING, n.attempts + 1, utcnow()
     return Outgoing(n.id, n.channel, address, **compose(n, settings.public_url),
                     message_id=_message_id(n, settings.smtp_from))
+
+
+def _once(known, key, read):
+    if key not in known:
+        known[key] = read()
+    return known[key]
 
 
 def _settle(n, status, detail, now):
@@ -188,6 +209,9 @@ def _record(system, message, error, now) -> str:
         return n.status
 
 
+SENDER_PAUSE = 0.05  # between batches of the background sender: people's changes go first
+
+
 def start_background_sender(system, seconds: float):
     """Every `seconds`, deliver the due messages, in a daemon thread (`incidents serve` runs one per worker)."""
-    return run_every(seconds, "incidents-sender", lambda: deliver(system))
+    return run_every(seconds, "incidents-sender", lambda: deliver(system, pause=SENDER_PAUSE))

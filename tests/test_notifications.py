@@ -370,3 +370,20 @@ def _listed(system):
 def _csrf(client):
     from tests.test_pages import csrf
     return csrf(client.get("/"))
+
+
+def test_a_backlog_goes_out_in_batches_with_a_pause_between_them_for_peoples_changes(system, people, smtp,
+                                                                                      monkeypatch):
+    """The served sender gives up the write lock between batches; each batch reads a recipient, an address
+    and a case once, and every message of the backlog is still told exactly once."""
+    for _ in range(12):  # two messages each (olga and bea, the event's on-site staff): a batch of 20, one of 4
+        open_case(system, people["onsite"])
+    pauses, reads = [], []
+    monkeypatch.setattr(delivery.time, "sleep", pauses.append)
+    real = users.actor_for
+    monkeypatch.setattr(delivery.users, "actor_for", lambda uow, name: reads.append(name) or real(uow, name))
+    assert delivery.deliver(system, pause=0.05) == {"sent": 24}
+    assert pauses == [0.05, 0.05]  # after each batch
+    assert sorted(reads) == ["bea", "bea", "olga", "olga"]  # once per recipient and batch, not per message
+    assert sorted(m["To"] for m in smtp.received) == sorted([address("bea"), address("olga")] * 12)
+    assert len({m["Message-ID"] for m in smtp.received}) == 24
