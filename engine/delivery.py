@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import exists, or_, select, true
+from sqlalchemy.orm import defer
 
 from . import users
 from .access import is_told_of_task
@@ -98,6 +99,10 @@ def _claim(system, now, due_only, seen, report):
             batch = session.scalars(query).all()
             ready = select(ReadyTaskRow).where(ReadyTaskRow.id.in_(sorted({n.task_id for n in batch})))
             known.update({("task", t.id): t for t in session.scalars(ready)} if batch else {})
+            # and their cases, without the workflow state (the largest column, which no message needs)
+            for case in session.scalars(select(Case).options(defer(Case.sealed_state))
+                                        .where(Case.id.in_(sorted({n.case_id for n in batch})))) if batch else ():
+                known[("case", case.id)] = case
         for n in batch:
             seen.add(n.id)
             try:
@@ -117,7 +122,7 @@ def _claim(system, now, due_only, seen, report):
 def _prepare(uow, settings, n, now, known):
     """Claim one message and return it ready to send, or settle it (skipped, outbox) and return None.
 
-    `known` keeps what the batch already read (recipients, their addresses, cases' data): one look each.
+    `known` keeps what the batch already read (its tasks and cases, recipients, their addresses): one look each.
     """
     session = uow.session
     task = known.get(("task", n.task_id))  # the batch's ready tasks were read at once
@@ -126,7 +131,7 @@ def _prepare(uow, settings, n, now, known):
     if n.channel == EMAIL:
         actor = _once(known, ("actor", n.recipient), lambda: users.actor_for(uow, n.recipient))
         if actor is None or not is_told_of_task(
-                actor, _once(known, ("case", n.case_id), lambda: session.get(Case, n.case_id).data), task.role):
+                actor, known[("case", n.case_id)].data, task.role):
             return _settle(n, SKIPPED, "the recipient no longer acts on this task", now)
         address = _once(known, ("email", n.recipient), lambda: users.email_of(session, n.recipient))
         if not settings.smtp_configured or not address:
