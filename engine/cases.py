@@ -11,7 +11,7 @@ from forms import INTAKE_FORM
 
 from . import history, snapshots
 from .access import check_can_act, check_can_raise, check_can_view
-from .casestate import commit, flush, store
+from .casestate import commit, flush, save_case, store
 from .errors import CaseClosed, CasePurged, InvalidSubmission, NotAllowed, NotFound, TaskNotReady
 from .faults import checkpoint
 from .idempotency import finish
@@ -207,7 +207,7 @@ def _complete(uow, processes, actor, case, row, data):
     rows = store(session, runner, case, workflow)
     history.append(session, case, actor.username, row.role, "task_completed", row.task, row.id, clean, at=now,
                    after=snapshots.of_case(case, rows))
-    flush(session)
+    save_case(session, case)
     log.info("case %s: task %s completed by %s", case.id, row.task, row.role)
     checkpoint("after_flush")
     return rows

@@ -6,7 +6,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
@@ -16,7 +16,9 @@ def make_engine(url: str):
     """Return an engine for `url`; SQLite files get WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        engine = create_engine(url, future=True)
+        ping_when_idle(engine)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT, "check_same_thread": False})
@@ -41,6 +43,35 @@ def make_engine(url: str):
             connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+IDLE_PING_SECONDS = 5.0
+
+
+def ping_when_idle(engine, idle=IDLE_PING_SECONDS):
+    """Check a pooled server connection before use if it sat idle for `idle` seconds; replace it if it is dead.
+
+    A connection used a moment ago is alive (a restarted server is noticed on the first request after a quiet
+    spell); pinging at every checkout, as pool_pre_ping does, cost every request a round trip.
+    """
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _idle_since(dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy):
+        if time.monotonic() - record.info.get("idle_since", 0.0) < idle:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()  # the ping's own transaction: the connection goes on as it came
+        except Exception as err:  # any failure: the pool drops this connection and takes another
+            raise exc.DisconnectionError(f"a pooled connection was dead: {type(err).__name__}") from err
 
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for the lock before it fails

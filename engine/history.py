@@ -3,9 +3,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timezone
+from types import SimpleNamespace
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
+from .casestate import conflicts_are_stale
 from .crypto import public
 from .models import EVENT_DATA, Case, CaseEvent, utcnow
 
@@ -54,27 +56,33 @@ def event_hash(prev_hash: str, e) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(hashed_fields(e))).hexdigest()
 
 
+_ADD_EVENT = insert(CaseEvent.__table__)  # built once: every change runs it
+
+
 def append(session, case, actor, role, kind, task, task_id, data, readable_after_purge=False, at=None,
-           after=None) -> CaseEvent:
-    """Append one event to the case's history, chained to the one before it.
+           after=None) -> SimpleNamespace:
+    """Append one event to the case's history, chained to the one before it; returns its recorded fields.
 
     Its data is sealed with the case key, unless it must stay readable after the key is destroyed
     (only for data that names no one); sealed data also gets a keyed digest, so an export's plaintext
     can be checked without the key. `at` is the moment the engine step ran (default now) and `after`
-    the case's state after it (snapshots.of_case), for events that change the state.
+    the case's state after it (snapshots.of_case), for events that change the state. The event is
+    inserted at once (a twin change that took the same place in the chain fails here, as StaleCase);
+    the case's new head is set on `case` for its own write.
     """
     prev = case.head_hash or GENESIS
     if readable_after_purge:
         sealed, mac = public(data), None
     else:
         sealed, mac = case.cipher.seal(EVENT_DATA, data), case.cipher.digest(EVENT_DATA, data)
-    e = CaseEvent(case_id=case.id, seq=(case.last_seq or 0) + 1, at=at or utcnow(), actor=actor, role=role,
-                  type=kind, task=task, task_id=task_id, sealed_data=sealed, process_version=case.process_version,
-                  after=after, data_mac=mac, prev_hash=prev)
+    e = SimpleNamespace(case_id=case.id, seq=(case.last_seq or 0) + 1, at=at or utcnow(), actor=actor, role=role,
+                        type=kind, task=task, task_id=task_id, sealed_data=sealed,
+                        process_version=case.process_version, after=after, data_mac=mac, prev_hash=prev)
     e.hash = event_hash(prev, e)
+    with conflicts_are_stale():
+        session.connection().execute(_ADD_EVENT, vars(e))
     case.last_seq = e.seq
     case.head_hash = e.hash
-    session.add(e)
     return e
 
 

@@ -87,40 +87,28 @@ class ProcessDraft(Base):
     version: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class Case(Base):
-    __tablename__ = "cases"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    process_version: Mapped[str] = mapped_column(ForeignKey("process_versions.hash"))
-    status: Mapped[str] = mapped_column(String(10), default="open")
-    event_name: Mapped[str] = mapped_column(String(300), index=True)
-    # keyed digests of the excluded staff's usernames (MasterKey.exclusion_digest), for the inbox filter
-    excluded_staff: Mapped[list] = mapped_column(JSON, default=list)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    # the case key, wrapped by the master key; None once the case is purged (its data is then unreadable)
-    wrapped_key: Mapped[str | None] = mapped_column(Text, nullable=True)
-    sealed_state: Mapped[str] = mapped_column(Text, default="")
-    sealed_data: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    __mapper_args__ = {"version_id_col": version}
+class SealedCase:
+    """A case's sealed columns read and written in the clear: the mapped Case and the CaseRecord of the change path.
+
+    The subclass says where the master key is (`_master_key`); the case key is unwrapped once per object.
+    """
+
+    def _master_key(self):
+        return object_session(self).info["master_key"]
 
     @property
     def purged(self) -> bool:
+        """True once the case key was destroyed (its data no longer exists)."""
         return self.wrapped_key is None
 
     @property
     def cipher(self):
-        """The case's own cipher, unwrapped once per unit of work with the session's master key."""
+        """The case's own cipher, unwrapped with the master key the first time it is needed."""
         cipher = getattr(self, "_cipher", None)
         if cipher is None:
             if self.wrapped_key is None:
                 raise CasePurged(f"case {self.id} was purged: its data no longer exists")
-            cipher = self._cipher = object_session(self).info["master_key"].unwrap(self.wrapped_key, self.id)
+            cipher = self._cipher = self._master_key().unwrap(self.wrapped_key, self.id)
         return cipher
 
     def use_key(self, cipher, wrapped: str) -> None:
@@ -156,6 +144,29 @@ class Case(Base):
     def state(self, value: str) -> None:
         self.sealed_state = self.cipher.seal("case state", value)
         self._state = (self.sealed_state, value)
+
+
+class Case(SealedCase, Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_version: Mapped[str] = mapped_column(ForeignKey("process_versions.hash"))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    event_name: Mapped[str] = mapped_column(String(300), index=True)
+    # keyed digests of the excluded staff's usernames (MasterKey.exclusion_digest), for the inbox filter
+    excluded_staff: Mapped[list] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # the case key, wrapped by the master key; None once the case is purged (its data is then unreadable)
+    wrapped_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sealed_state: Mapped[str] = mapped_column(Text, default="")
+    sealed_data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ReadyTaskRow(Base):

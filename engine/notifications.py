@@ -4,6 +4,7 @@ A message names the task's title, the event and a link to the task, nothing else
 the account or any other data of the case. The sender (engine/delivery.py) delivers it later.
 """
 from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .access import is_told_of_task
 from .errors import InvalidSubmission, NotAllowed
@@ -26,46 +27,47 @@ STATUSES = (PENDING, SENDING, SENT, FAILED, OUTBOX, SKIPPED, UNKNOWN)
 
 # run by every change that makes a task ready: built once, from the tables
 _N, _U, _UE, _W = Notification.__table__, User.__table__, UserEvent.__table__, EventWebhook.__table__
-_NOTIFIED = (select(_N.c.task_id, _N.c.channel, _N.c.recipient)
-             .where(_N.c.task_id.in_(bindparam("task_ids", expanding=True))))
+_HOOK_OF = select(_W.c.event_name).where(_W.c.event_name == bindparam("event_name"))
+# one message per task and recipient (uq_notifications_task_recipient): an existing one is left as it is
+_ADD_NEW = {dialect.dialect.name: dialect.insert(_N).on_conflict_do_nothing(
+    index_elements=["task_id", "channel", "recipient"]) for dialect in (postgresql, sqlite)}
 _STAFF_OF = (select(_U.c.username, _U.c.roles, _UE.c.event_name,
                     exists().where(_W.c.event_name == bindparam("event_name")).label("hook"))
              .outerjoin(_UE, and_(_UE.c.user_id == _U.c.id, _UE.c.event_name == bindparam("event_name")))
              .where(_U.c.active.is_(True)))
 
 
-def enqueue(session, case, rows) -> int:
-    """Add, in the caller's transaction, one message per recipient of each newly ready task; returns how many.
+def enqueue(connection, case, rows) -> None:
+    """Add, in the caller's transaction, one message per recipient of each newly ready task.
 
     Recipients are the users whose inbox lists the task (engine/access.is_told_of_task: never excluded
     staff, never the reporter lane) and the event's webhook, which is not told of a case with
-    excluded staff (they may read the channel). A task already notified is not notified again.
+    excluded staff (they may read the channel). A task already notified is not notified again: the
+    insert skips a (task, channel, recipient) that exists, in the same statement that checks it.
     """
     rows = [r for r in rows if r.lane != REPORTER]
     if not rows:
-        return 0
-    people, hook = _staff_of(session, case.event_name)
+        return
+    people, hook = _staff_of(connection, case.event_name)
     hook = hook and not case.excluded_staff
-    done = {tuple(r) for r in session.execute(_NOTIFIED, {"task_ids": [r.id for r in rows]})}
-    added = 0
+    messages = []
     for row in rows:
         recipients = [(EMAIL, actor.username) for actor in people if is_told_of_task(actor, case.data, row.role)]
         if hook:
             recipients.append((WEBHOOK, case.event_name))
-        for channel, recipient in recipients:
-            if (row.id, channel, recipient) not in done:
-                session.add(Notification(task_id=row.id, case_id=case.id, channel=channel, recipient=recipient,
-                                         title=row.title, event_name=case.event_name, status=PENDING, attempts=0))
-                added += 1
-    return added
+        messages += [{"task_id": row.id, "case_id": case.id, "channel": channel, "recipient": recipient,
+                      "title": row.title, "event_name": case.event_name, "status": PENDING, "attempts": 0}
+                     for channel, recipient in recipients]
+    if messages:
+        connection.execute(_ADD_NEW[connection.dialect.name], messages)
 
 
-def _staff_of(session, event_name) -> tuple:
+def _staff_of(connection, event_name) -> tuple:
     """Every active user as an Actor whose events are narrowed to `event_name` (all that matters here), and
     whether the event has a webhook: one query."""
-    rows = session.execute(_STAFF_OF, {"event_name": event_name}).all()
+    rows = connection.execute(_STAFF_OF, {"event_name": event_name}).all()
     if not rows:  # no active user at all: only the webhook may be told
-        return [], session.get(EventWebhook, event_name) is not None
+        return [], connection.execute(_HOOK_OF, {"event_name": event_name}).first() is not None
     people = [Actor(username, frozenset(roles), frozenset({event_name}) if at_event else frozenset())
               for username, roles, at_event, _ in rows]
     return people, bool(rows[0].hook)

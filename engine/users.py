@@ -184,7 +184,7 @@ _ACTIVE_USER = select(_U.c.roles, _EVENTS).where(_U.c.username == bindparam("use
 
 def actor_for(uow, username: str):
     """The active user's actor, or None when the account is gone or disabled."""
-    user = uow.session.execute(_ACTIVE_USER, {"username": username}).first()
+    user = uow.session.connection().execute(_ACTIVE_USER, {"username": username}).first()
     if user is None:
         return None
     return Actor(username, frozenset(user.roles), frozenset(user.events or ()))
@@ -209,7 +209,7 @@ def actor_for_token(uow, token: str) -> Actor:
 
     One small prebuilt query (the token with its user and the user's events): every API request pays for it.
     """
-    found = uow.session.execute(_TOKEN_USER, {"token_hash": _digest(token or "")}).first()
+    found = uow.session.connection().execute(_TOKEN_USER, {"token_hash": _digest(token or "")}).first()
     if found is None:
         raise AuthenticationFailed("unknown token")
     if found.expires_at < utcnow():

@@ -11,6 +11,7 @@ from . import history
 from .access import (
     EVENT_READERS, GLOBAL_TASK_ROLES, SANCTIONS, check_can_act, check_can_view, sees_reporter_link, visible_data,
 )
+from .caserecords import case_of_task
 from .casestate import commit, ready_rows
 from .crypto import token_digest
 from .errors import NotAllowed, NotFound, TaskNotReady
@@ -35,8 +36,9 @@ _INBOX_BY_ROLE = (_INBOX_COLUMNS.join(_C, _C.c.id == _RT.c.case_id)
 _INBOX_AT_EVENTS = (_INBOX_COLUMNS.select_from(_C).join(_RT, _RT.c.case_id == _C.c.id)
                     .where(_C.c.event_name.in_(bindparam("events", expanding=True)),
                            _RT.c.role.in_(bindparam("roles", expanding=True)), _RT.c.lane != REPORTER))
-_READY_TASK = (select(ReadyTaskRow, Case).join(Case, Case.id == ReadyTaskRow.case_id)
-               .where(ReadyTaskRow.id == bindparam("task_id")))
+
+_RL = ReporterLink.__table__
+_OPEN_LINK = select(_RL.c.sealed_token).where(_RL.c.case_id == bindparam("case_id"), _RL.c.used_at.is_(None))
 
 
 def list_inbox(uow, actor) -> list:
@@ -156,8 +158,7 @@ def case_view(case, rows, actor, session) -> dict:
     """The case as the API shows it (the reporter token is turned into a link by the web layer)."""
     token = None
     if sees_reporter_link(actor, case.data) and any(r.lane == REPORTER for r in rows):
-        sealed = session.scalars(select(ReporterLink.sealed_token).where(
-            ReporterLink.case_id == case.id, ReporterLink.used_at.is_(None))).first()
+        sealed = session.connection().execute(_OPEN_LINK, {"case_id": case.id}).scalar()
         token = case.cipher.open("reporter link", sealed) if sealed else None
     return {"id": case.id, "status": case.status, "process_version": case.process_version,
             "event_name": case.event_name, "created_at": _iso(case.created_at), "data": visible_data(actor, case.data),
@@ -205,12 +206,13 @@ def load_case(session, case_id) -> Case:
 
 
 def ready_task(session, actor, task_id):
-    """The ready task row and its case; TaskNotReady if it was completed, NotFound if it never existed."""
+    """The ready task (a ReadyRow) and its case (a CaseRecord, for `caserecords.save`); TaskNotReady if it was
+    completed, NotFound if it never existed."""
     if not _is_task_id(task_id):
         raise NotFound("no such task")
-    found = session.execute(_READY_TASK, {"task_id": str(task_id)}).first()
+    found = case_of_task(session.connection(), session.info["master_key"], str(task_id))
     if found is not None:
-        return found[0], found[1]
+        return found
     done = session.scalars(select(CaseEvent).where(CaseEvent.task_id == str(task_id))).first()
     if done is None:
         raise NotFound("no such task")

@@ -2,7 +2,8 @@
 import time
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.pool import NullPool
 
 from engine.db import ReadOnlySession
 from engine.history import one_snapshot
@@ -57,3 +58,22 @@ def test_reads_span_a_transaction_only_where_it_buys_something(system):
             first = uow.session.execute(clock).scalar()
             time.sleep(0.02)
             assert uow.session.execute(clock).scalar() == first
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced_before_use(system, make_user, monkeypatch):
+    """Connections are not pinged at every checkout (a round trip per request); one that sat idle is, and a dead
+    one is dropped for a fresh one instead of failing the request."""
+    if system.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server connection to lose")
+    make_user("olga", "onsite_staff")
+    with system.reading() as uow:
+        backend = uow.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    admin = create_engine(system.db.url, poolclass=NullPool)
+    with admin.connect() as connection:  # another engine: the pooled connection stays idle in its pool
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar() is True
+    admin.dispose()
+    for record in system.db.pool._pool.queue:  # as if it had sat idle past the threshold
+        record.info["idle_since"] = time.monotonic() - 3600
+    with system.reading() as uow:
+        assert uow.session.scalars(select(User.username)).all() == ["olga"]
+        assert uow.session.execute(text("SELECT pg_backend_pid()")).scalar() != backend

@@ -13,7 +13,7 @@ from . import openapi, schemas
 from .auth import api_actor
 from .context import system, with_link
 from .schemas import (
-    CaseSchema, HistoryEventSchema, ReceivedSchema, ReporterTaskSchema, TaskDetailSchema,
+    HistoryEventSchema, ReceivedSchema, ReporterTaskSchema, TaskDetailSchema,
     TokenSchema,
 )
 
@@ -30,12 +30,34 @@ def _body():
 
 def _write(scope, action):
     """Run a change, retrying on concurrent writes; with an Idempotency-Key a retry gets the stored answer."""
+    idempotency = _idempotency(scope)
+    return _retrying(lambda uow: action(uow, idempotency), lambda: idempotency)
+
+
+def _change(action):
+    """Check the bearer token and run a change as one unit of work (the token is read in the change's own
+    transaction: one connection, one transaction per request), retrying on concurrent writes; with an
+    Idempotency-Key, scoped to the token's user, a retry gets the stored answer."""
+    checked = {}
+
+    def attempt(uow):
+        actor = api_actor(uow)
+        checked["idempotency"] = _idempotency(f"user:{actor.username}")
+        return action(uow, actor, checked["idempotency"])
+    return _retrying(attempt, lambda: checked.get("idempotency"))
+
+
+def _idempotency(scope):
     key = request.headers.get("Idempotency-Key")
-    idempotency = (Idempotency.for_request(scope, key, request.method, request.path, request.get_data())
-                   if key is not None else None)  # an empty key is refused, not taken as no key
+    return (Idempotency.for_request(scope, key, request.method, request.path, request.get_data())
+            if key is not None else None)  # an empty key is refused, not taken as no key
+
+
+def _retrying(attempt, idempotency_of):
     try:
-        return retrying(system().writing, lambda uow: action(uow, idempotency))
+        return retrying(system().writing, attempt)
     except (TaskNotReady, NotFound):
+        idempotency = idempotency_of()
         if idempotency is None:
             raise
         with system().reading() as uow:  # a twin of this request may have committed meanwhile
@@ -43,10 +65,6 @@ def _write(scope, action):
         if stored is None:
             raise
         return stored
-
-
-def _scope(actor):
-    return f"user:{actor.username}"
 
 
 def _data(body):
@@ -77,9 +95,7 @@ def openapi_document():
 @bp.route("/cases", methods=("POST",))
 def open_case():
     """Start a case from intake data."""
-    actor = api_actor()
-    body = _body()
-    case = _write(_scope(actor), lambda uow, idem: cases.open_case(uow, system().processes, actor, body, idem))
+    case = _change(lambda uow, actor, idem: cases.open_case(uow, system().processes, actor, _body(), idem))
     return _case(case), 201
 
 
@@ -120,10 +136,9 @@ def replay(case_id):
 @bp.route("/cases/<int:case_id>/messages/<name>", methods=("POST",))
 def raise_message(case_id, name):
     """Raise safety_concern, attendee_distressed (open case) or appeal (closed, sanctioned case)."""
-    actor = api_actor()
-    body = _body() if request.data else {}  # no body is no note; any body must be a JSON object
-    case = _write(_scope(actor), lambda uow, idem: cases.raise_message(
-        uow, system().processes, actor, case_id, name, body, idem))
+    case = _change(lambda uow, actor, idem: cases.raise_message(
+        uow, system().processes, actor, case_id, name,
+        _body() if request.data else {}, idem))  # no body is no note; any body must be a JSON object
     return _case(case), 201
 
 
@@ -158,10 +173,8 @@ def get_task(task_id):
 @bp.route("/tasks/<task_id>", methods=("POST",))
 def complete_task(task_id):
     """Complete a task with {"data": {...}}."""
-    actor = api_actor()
-    data = _data(_body())
-    case = _write(_scope(actor), lambda uow, idem: cases.complete_task(
-        uow, system().processes, actor, task_id, data, idem))
+    case = _change(lambda uow, actor, idem: cases.complete_task(
+        uow, system().processes, actor, task_id, _data(_body()), idem))
     return _case(case), 200
 
 
@@ -258,4 +271,4 @@ def publish_draft(draft_id):
 
 def _case(case):
     """A case view as the API sends it: the reporter token turned into a link, only the documented keys."""
-    return jsonify(CaseSchema().dump(with_link(case)))
+    return jsonify(schemas.dump_case(with_link(case)))
