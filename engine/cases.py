@@ -121,7 +121,7 @@ def complete_task(uow, processes, actor, task_id, data, idempotency=None) -> dic
     """Validate `data` with the task's form, complete the task, run to the next wait and record it."""
     if idempotency is not None and (done := idempotency.stored(uow.session)) is not None:
         return done
-    row, case = ready_task(uow.session, actor, task_id)
+    row, case = ready_task(uow.session, actor, task_id, for_change=True)
     check_can_view(actor, case.data)  # first: who may not see the case must not learn the task exists
     if row.lane == REPORTER:
         raise NotAllowed("the reporter completes this task through their private link")

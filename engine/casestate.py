@@ -12,6 +12,7 @@ from .errors import StaleCase
 from .models import ReadyTaskRow, ReporterLink, utcnow
 from .notifications import enqueue
 from .roles import REPORTER
+from .writes import hold, send_held
 
 
 _READY_ROWS = (select(ReadyTaskRow).where(ReadyTaskRow.case_id == bindparam("case_id"))
@@ -25,11 +26,11 @@ def ready_rows(session, case_id):
 
 # every change of state runs these: built once, from the tables, run on the unit of work's connection
 _RT, _RL = ReadyTaskRow.__table__, ReporterLink.__table__
-_ADD_READY = insert(_RT)
-_DROP_READY = delete(_RT).where(_RT.c.id.in_(bindparam("ids", expanding=True)))
+_ADD_READY = insert(_RT).inline()
+_DROP_READY = delete(_RT).where(_RT.c.id == bindparam("b_id"))  # one id each: an IN list is rendered anew each time
 _RETITLE_READY = (update(_RT).where(_RT.c.id == bindparam("b_id"))
                   .values(role=bindparam("b_role"), title=bindparam("b_title")))
-_ADD_LINK = insert(_RL)
+_ADD_LINK = insert(_RL).inline()
 _LINKS_DONE = (update(_RL).where(_RL.c.case_id == bindparam("b_case_id"), _RL.c.used_at.is_(None),
                                  _RL.c.task_id.not_in(bindparam("b_ready", expanding=True)))
                .values(used_at=bindparam("b_used_at", type_=_RL.c.used_at.type)))
@@ -38,11 +39,11 @@ _LINKS_DONE = (update(_RL).where(_RL.c.case_id == bindparam("b_case_id"), _RL.c.
 def store(session, runner, case, workflow):
     """Write the workflow state, its data snapshot, status and ready tasks onto the case; return the ready rows.
 
-    The ready tasks, reporter links and the messages telling people of newly ready tasks are written at
-    once, in the caller's transaction: a change that rolls back leaves none of them behind. The case's own
-    columns are set on `case` (a mapped Case or a CaseRecord), for the caller's flush or `caserecords.save`.
+    The ready tasks, reporter links and the messages telling people of newly ready tasks are held for the
+    caller's transaction (engine/writes.py), sent when the case is written (`save_case`, `flush`) or at the
+    latest at commit: a change that rolls back leaves none of them behind. The case's own columns are set on
+    `case` (a mapped Case or a CaseRecord).
     """
-    connection = session.connection()
     now = utcnow()
     case.state = runner.dumps(workflow)
     case.data, ready_tasks = runner.state(workflow)  # one walk of the task tree for both
@@ -53,7 +54,7 @@ def store(session, runner, case, workflow):
     case.next_due = runner.next_due(workflow)
     case.updated_at = now
     ready = {t.id: t for t in ready_tasks}
-    existing = {r.id: r for r in ready_rows_of(connection, case)}
+    existing = {r.id: r for r in ready_rows_of(session.connection(), case)}
     rows, new, gone, retitled, links = [], [], [], [], []
     for task_id, row in existing.items():
         if task_id not in ready:
@@ -76,19 +77,19 @@ def store(session, runner, case, workflow):
             token = secrets.token_urlsafe(32)
             links.append({"token_hash": token_digest(token), "sealed_token": case.cipher.seal("reporter link", token),
                           "case_id": case.id, "task_id": task_id, "created_at": now})
-    with conflicts_are_stale():  # a twin change of the same case got there first
-        if gone:
-            connection.execute(_DROP_READY, {"ids": gone})
-        if retitled:
-            connection.execute(_RETITLE_READY, retitled)
-        added = [vars_of(row) for row in rows if row.id not in existing]
-        if added:
-            connection.execute(_ADD_READY, added)
-        if links:
-            connection.execute(_ADD_LINK, links)
-        if any(r.lane == REPORTER for r in existing.values()):
-            connection.execute(_LINKS_DONE, {"b_case_id": case.id, "b_ready": sorted(ready), "b_used_at": now})
-        enqueue(connection, case, new)
+    # written with the case (writes.send_held, with or right after its own write); nothing reads them before
+    if gone:
+        hold(session, _DROP_READY, [{"b_id": task_id} for task_id in gone])
+    if retitled:
+        hold(session, _RETITLE_READY, retitled)
+    added = [vars_of(row) for row in rows if row.id not in existing]
+    if added:
+        hold(session, _ADD_READY, added)
+    if links:
+        hold(session, _ADD_LINK, links)
+    if any(r.lane == REPORTER for r in existing.values()):
+        hold(session, _LINKS_DONE, {"b_case_id": case.id, "b_ready": sorted(ready), "b_used_at": now})
+    enqueue(session, case, new)
     rows.sort(key=lambda r: (r.ready_at, r.id))
     if isinstance(case, CaseRecord):
         case.ready = rows  # what the case's ready tasks are now, for a later step of the same change
@@ -111,16 +112,19 @@ def conflicts_are_stale():
 
 
 def flush(session):
-    """Send the pending writes now (inside the transaction), mapping write conflicts to StaleCase."""
+    """Send the pending writes now (inside the transaction), held ones first, mapping write conflicts to
+    StaleCase."""
+    send_held(session)
     with conflicts_are_stale():
         session.flush()
 
 
 def save_case(session, case):
-    """Write the case's changed columns now (inside the transaction): a CaseRecord with its own statement, a
-    mapped Case by a flush; either way a concurrent change to the case becomes StaleCase."""
+    """Write the case's changed columns now (inside the transaction) and then what its change held: a
+    CaseRecord with its own statement, a mapped Case by a flush; a concurrent change becomes StaleCase."""
     if isinstance(case, CaseRecord):
-        save(session.connection(), case)
+        save(session, case)
+        send_held(session)
     else:
         flush(session)
 

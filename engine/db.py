@@ -10,6 +10,8 @@ from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
+from .writes import drop_held, send_held
+
 
 
 def make_engine(url: str):
@@ -122,6 +124,9 @@ def session_factories(engine, master_key):
     event.listen(read, "before_flush", _refuse_flush)
     event.listen(read, "do_orm_execute", _refuse_changes)
     write = sessionmaker(bind=engine.execution_options(immediate=True), expire_on_commit=False, info=info)
+    # a change's held writes (engine/writes.py) go out before its commit, and die with its rollback
+    event.listen(write, "before_commit", lambda session: send_held(session))
+    event.listen(write, "after_soft_rollback", lambda session, previous: drop_held(session))
     return read, write
 
 

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import event, func, insert, select
 
-from .casestate import conflicts_are_stale
 from .crypto import public
 from .models import EVENT_DATA, Case, CaseEvent, utcnow
+from .writes import hold
 
 GENESIS = "0" * 64
 
@@ -56,7 +56,7 @@ def event_hash(prev_hash: str, e) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(hashed_fields(e))).hexdigest()
 
 
-_ADD_EVENT = insert(CaseEvent.__table__)  # built once: every change runs it
+_ADD_EVENT = insert(CaseEvent.__table__).inline()  # built once: every change runs it
 
 
 def append(session, case, actor, role, kind, task, task_id, data, readable_after_purge=False, at=None,
@@ -67,8 +67,8 @@ def append(session, case, actor, role, kind, task, task_id, data, readable_after
     (only for data that names no one); sealed data also gets a keyed digest, so an export's plaintext
     can be checked without the key. `at` is the moment the engine step ran (default now) and `after`
     the case's state after it (snapshots.of_case), for events that change the state. The event is
-    inserted at once (a twin change that took the same place in the chain fails here, as StaleCase);
-    the case's new head is set on `case` for its own write.
+    held for the change's transaction (engine/writes.py; a twin change that took the same place in the
+    chain fails when it is sent, as StaleCase); the case's new head is set on `case` for its own write.
     """
     prev = case.head_hash or GENESIS
     if readable_after_purge:
@@ -79,8 +79,7 @@ def append(session, case, actor, role, kind, task, task_id, data, readable_after
                         type=kind, task=task, task_id=task_id, sealed_data=sealed,
                         process_version=case.process_version, after=after, data_mac=mac, prev_hash=prev)
     e.hash = event_hash(prev, e)
-    with conflicts_are_stale():
-        session.connection().execute(_ADD_EVENT, vars(e))
+    hold(session, _ADD_EVENT, vars(e))
     case.last_seq = e.seq
     case.head_hash = e.hash
     return e

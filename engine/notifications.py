@@ -10,7 +10,9 @@ from .access import is_told_of_task
 from .errors import InvalidSubmission, NotAllowed
 from .models import EventWebhook, Notification, User, UserEvent
 from .roles import INCIDENT_TEAM, REPORTER
+from .sqljson import json_rows
 from .users import Actor
+from .writes import hold
 
 EMAIL = "email"
 WEBHOOK = "webhook"
@@ -27,18 +29,35 @@ STATUSES = (PENDING, SENDING, SENT, FAILED, OUTBOX, SKIPPED, UNKNOWN)
 
 # run by every change that makes a task ready: built once, from the tables
 _N, _U, _UE, _W = Notification.__table__, User.__table__, UserEvent.__table__, EventWebhook.__table__
-_HOOK_OF = select(_W.c.event_name).where(_W.c.event_name == bindparam("event_name"))
 # one message per task and recipient (uq_notifications_task_recipient): an existing one is left as it is
-_ADD_NEW = {dialect.dialect.name: dialect.insert(_N).on_conflict_do_nothing(
+_ADD_NEW = {dialect.dialect.name: dialect.insert(_N).inline().on_conflict_do_nothing(
     index_elements=["task_id", "channel", "recipient"]) for dialect in (postgresql, sqlite)}
-_STAFF_OF = (select(_U.c.username, _U.c.roles, _UE.c.event_name,
-                    exists().where(_W.c.event_name == bindparam("event_name")).label("hook"))
-             .outerjoin(_UE, and_(_UE.c.user_id == _U.c.id, _UE.c.event_name == bindparam("event_name")))
-             .where(_U.c.active.is_(True)))
 
 
-def enqueue(connection, case, rows) -> None:
-    """Add, in the caller's transaction, one message per recipient of each newly ready task.
+def staff_columns(event_name):
+    """Who may be told of a task of a case at `event_name` (a column or a parameter), as two columns to read
+    with the case: every active user's name, roles and whether they work at the event (one JSON array), and
+    whether the event has a webhook. `told_of` turns them into what `enqueue` needs."""
+    staff = (select(json_rows(_U.c.username, _U.c.roles, _UE.c.event_name.is_not(None)))
+             .select_from(_U.outerjoin(_UE, and_(_UE.c.user_id == _U.c.id, _UE.c.event_name == event_name)))
+             .where(_U.c.active.is_(True)).scalar_subquery())
+    return staff, exists().where(_W.c.event_name == event_name)
+
+
+def told_of(event_name, staff, hook) -> tuple:
+    """(every active user as an Actor whose events are narrowed to `event_name`, all that matters here;
+    whether the event has a webhook), from the columns of `staff_columns`."""
+    people = [Actor(username, frozenset(roles), frozenset({event_name}) if at_event else frozenset())
+              for username, roles, at_event in staff or ()]
+    return people, bool(hook)
+
+
+_STAFF_OF = select(*staff_columns(bindparam("event_name")))
+
+
+def enqueue(session, case, rows) -> None:
+    """Add, in the caller's transaction (held with the change, engine/writes.py), one message per recipient of
+    each newly ready task.
 
     Recipients are the users whose inbox lists the task (engine/access.is_told_of_task: never excluded
     staff, never the reporter lane) and the event's webhook, which is not told of a case with
@@ -48,7 +67,10 @@ def enqueue(connection, case, rows) -> None:
     rows = [r for r in rows if r.lane != REPORTER]
     if not rows:
         return
-    people, hook = _staff_of(connection, case.event_name)
+    connection = session.connection()
+    # read with the case where it was (caserecords.case_of_task), else now
+    people, hook = getattr(case, "told", None) or told_of(
+        case.event_name, *connection.execute(_STAFF_OF, {"event_name": case.event_name}).one())
     hook = hook and not case.excluded_staff
     messages = []
     for row in rows:
@@ -59,18 +81,7 @@ def enqueue(connection, case, rows) -> None:
                       "title": row.title, "event_name": case.event_name, "status": PENDING, "attempts": 0}
                      for channel, recipient in recipients]
     if messages:
-        connection.execute(_ADD_NEW[connection.dialect.name], messages)
-
-
-def _staff_of(connection, event_name) -> tuple:
-    """Every active user as an Actor whose events are narrowed to `event_name` (all that matters here), and
-    whether the event has a webhook: one query."""
-    rows = connection.execute(_STAFF_OF, {"event_name": event_name}).all()
-    if not rows:  # no active user at all: only the webhook may be told
-        return [], connection.execute(_HOOK_OF, {"event_name": event_name}).first() is not None
-    people = [Actor(username, frozenset(roles), frozenset({event_name}) if at_event else frozenset())
-              for username, roles, at_event, _ in rows]
-    return people, bool(rows[0].hook)
+        hold(session, _ADD_NEW[connection.dialect.name], messages)
 
 
 def list_for(uow, actor, everyone=False, limit=100) -> list:

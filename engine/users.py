@@ -7,13 +7,12 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, bindparam, delete, func, select, text
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import bindparam, delete, func, select, text
 
 from .errors import AuthenticationFailed, InvalidSubmission, TooManyAttempts
 from .models import ApiToken, LoginFailure, User, UserEvent, utcnow
 from .roles import REPORTER, STAFF_ROLES
+from .sqljson import json_list
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 _DUMMY_HASH = _HASHER.hash("not a real password")
@@ -155,28 +154,11 @@ def _spend_a_check(password):
         pass
 
 
-class _json_list(FunctionElement):
-    """A column's values over a group as one JSON array: json_group_array on SQLite, json_agg on PostgreSQL."""
-
-    type = JSON()
-    inherit_cache = True
-
-
-@compiles(_json_list)
-def _json_agg(element, compiler, **kw):
-    return f"json_agg({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_json_list, "sqlite")
-def _json_group_array(element, compiler, **kw):
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
-
-
 # Every request runs one of these: built once, from the tables (building a statement, and loading through the
 # mapped classes, cost more than running it). The user's events come along as one JSON array: one query, one
 # round trip (joined row by row instead, the user's columns would be decoded again for each of their events).
 _T, _U, _E = ApiToken.__table__, User.__table__, UserEvent.__table__
-_EVENTS = select(_json_list(_E.c.event_name)).where(_E.c.user_id == _U.c.id).scalar_subquery().label("events")
+_EVENTS = select(json_list(_E.c.event_name)).where(_E.c.user_id == _U.c.id).scalar_subquery().label("events")
 _TOKEN_USER = (select(_T.c.expires_at, _U.c.username, _U.c.roles, _U.c.active, _EVENTS)
                .join(_U, _U.c.id == _T.c.user_id).where(_T.c.token_hash == bindparam("token_hash")))
 _ACTIVE_USER = select(_U.c.roles, _EVENTS).where(_U.c.username == bindparam("username"), _U.c.active.is_(True))

@@ -205,12 +205,12 @@ def load_case(session, case_id) -> Case:
     return case
 
 
-def ready_task(session, actor, task_id):
-    """The ready task (a ReadyRow) and its case (a CaseRecord, for `caserecords.save`); TaskNotReady if it was
-    completed, NotFound if it never existed."""
+def ready_task(session, actor, task_id, for_change=False):
+    """The ready task (a ReadyRow) and its case (a CaseRecord, for `caserecords.save`; locked `for_change`);
+    TaskNotReady if it was completed, NotFound if it never existed."""
     if not _is_task_id(task_id):
         raise NotFound("no such task")
-    found = case_of_task(session.connection(), session.info["master_key"], str(task_id))
+    found = case_of_task(session.connection(), session.info["master_key"], str(task_id), for_change)
     if found is not None:
         return found
     done = session.scalars(select(CaseEvent).where(CaseEvent.task_id == str(task_id))).first()
