@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, case, select, update
 from .errors import StaleCase
 from .models import Case, ReadyTaskRow, SealedCase
 from .notifications import staff_columns, told_of
+from .statements import Prepared
 from .writes import STALE, hold
 
 _C, _RT = Case.__table__, ReadyTaskRow.__table__
@@ -34,6 +35,7 @@ class ReadyRow:
     lane: str
     role: str
     ready_at: datetime
+    link: str | None = None  # the reporter's private link of a reporter task made ready by this change
 
 
 class CaseRecord(SealedCase):
@@ -77,6 +79,7 @@ _READY_OF_CASE = select(*_RT.c).where(_RT.c.case_id == bindparam("case_id")).ord
 _SAVE = (update(_C).where(_C.c.id == bindparam("b_id"), _C.c.version == bindparam("b_version"))
          .values(version=bindparam("b_new_version", type_=_C.c.version.type),
                  **{name: bindparam(f"b_{name}", type_=_C.c[name].type) for name in WRITTEN}))
+_SAVE_HELD = Prepared(_SAVE)
 
 
 def case_of_task(connection, master_key, task_id, for_change=False):
@@ -114,7 +117,7 @@ def save(session, case: CaseRecord) -> None:
     params = {f"b_{name}": getattr(case, name) for name in WRITTEN}
     params.update(b_id=case.id, b_version=case._read_version, b_new_version=case._read_version + 1)
     if case.locked:
-        hold(session, _SAVE, params)
+        hold(session, _SAVE_HELD, params)
     elif session.connection().execute(_SAVE, params).rowcount != 1:
         raise StaleCase(STALE)
     object.__setattr__(case, "version", case._read_version + 1)

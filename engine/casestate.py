@@ -12,6 +12,7 @@ from .errors import StaleCase
 from .models import ReadyTaskRow, ReporterLink, utcnow
 from .notifications import enqueue
 from .roles import REPORTER
+from .statements import Prepared
 from .writes import hold, send_held
 
 
@@ -26,11 +27,11 @@ def ready_rows(session, case_id):
 
 # every change of state runs these: built once, from the tables, run on the unit of work's connection
 _RT, _RL = ReadyTaskRow.__table__, ReporterLink.__table__
-_ADD_READY = insert(_RT).inline()
-_DROP_READY = delete(_RT).where(_RT.c.id == bindparam("b_id"))  # one id each: an IN list is rendered anew each time
-_RETITLE_READY = (update(_RT).where(_RT.c.id == bindparam("b_id"))
-                  .values(role=bindparam("b_role"), title=bindparam("b_title")))
-_ADD_LINK = insert(_RL).inline()
+_ADD_READY = Prepared(insert(_RT).inline())
+_DROP_READY = Prepared(delete(_RT).where(_RT.c.id == bindparam("b_id")))  # one id each (an IN list varies)
+_RETITLE_READY = Prepared(update(_RT).where(_RT.c.id == bindparam("b_id"))
+                          .values(role=bindparam("b_role"), title=bindparam("b_title")))
+_ADD_LINK = Prepared(insert(_RL).inline())
 _LINKS_DONE = (update(_RL).where(_RL.c.case_id == bindparam("b_case_id"), _RL.c.used_at.is_(None),
                                  _RL.c.task_id.not_in(bindparam("b_ready", expanding=True)))
                .values(used_at=bindparam("b_used_at", type_=_RL.c.used_at.type)))
@@ -74,7 +75,7 @@ def store(session, runner, case, workflow):
         rows.append(row)
         new.append(row)
         if task.lane == REPORTER:
-            token = secrets.token_urlsafe(32)
+            token = row.link = secrets.token_urlsafe(32)  # the case view shows it before it is written
             links.append({"token_hash": token_digest(token), "sealed_token": case.cipher.seal("reporter link", token),
                           "case_id": case.id, "task_id": task_id, "created_at": now})
     # written with the case (writes.send_held, with or right after its own write); nothing reads them before
@@ -120,8 +121,9 @@ def flush(session):
 
 
 def save_case(session, case):
-    """Write the case's changed columns now (inside the transaction) and then what its change held: a
-    CaseRecord with its own statement, a mapped Case by a flush; a concurrent change becomes StaleCase."""
+    """Write the case's changed columns now (inside the transaction) and what its change held: a CaseRecord
+    with its own statement (sent with the held writes when its row is locked), a mapped Case by a flush; a
+    concurrent change becomes StaleCase."""
     if isinstance(case, CaseRecord):
         save(session, case)
         send_held(session)

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from .writes import drop_held, send_held
+from .writes import WRITES, drop_held, send_held
 
 
 
@@ -123,7 +123,8 @@ def session_factories(engine, master_key):
     read = sessionmaker(bind=reader, expire_on_commit=False, info=info)
     event.listen(read, "before_flush", _refuse_flush)
     event.listen(read, "do_orm_execute", _refuse_changes)
-    write = sessionmaker(bind=engine.execution_options(immediate=True), expire_on_commit=False, info=info)
+    write = sessionmaker(bind=engine.execution_options(immediate=True), expire_on_commit=False,
+                         info={**info, WRITES: True})
     # a change's held writes (engine/writes.py) go out before its commit, and die with its rollback
     event.listen(write, "before_commit", lambda session: send_held(session))
     event.listen(write, "after_soft_rollback", lambda session, previous: drop_held(session))

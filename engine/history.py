@@ -9,6 +9,7 @@ from sqlalchemy import event, func, insert, select
 
 from .crypto import public
 from .models import EVENT_DATA, Case, CaseEvent, utcnow
+from .statements import Prepared
 from .writes import hold
 
 GENESIS = "0" * 64
@@ -56,7 +57,7 @@ def event_hash(prev_hash: str, e) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(hashed_fields(e))).hexdigest()
 
 
-_ADD_EVENT = insert(CaseEvent.__table__).inline()  # built once: every change runs it
+_ADD_EVENT = Prepared(insert(CaseEvent.__table__).inline())  # built once: every change runs it
 
 
 def append(session, case, actor, role, kind, task, task_id, data, readable_after_purge=False, at=None,

@@ -11,6 +11,7 @@ from .errors import InvalidSubmission, NotAllowed
 from .models import EventWebhook, Notification, User, UserEvent
 from .roles import INCIDENT_TEAM, REPORTER
 from .sqljson import json_rows
+from .statements import Prepared
 from .users import Actor
 from .writes import hold
 
@@ -30,8 +31,8 @@ STATUSES = (PENDING, SENDING, SENT, FAILED, OUTBOX, SKIPPED, UNKNOWN)
 # run by every change that makes a task ready: built once, from the tables
 _N, _U, _UE, _W = Notification.__table__, User.__table__, UserEvent.__table__, EventWebhook.__table__
 # one message per task and recipient (uq_notifications_task_recipient): an existing one is left as it is
-_ADD_NEW = {dialect.dialect.name: dialect.insert(_N).inline().on_conflict_do_nothing(
-    index_elements=["task_id", "channel", "recipient"]) for dialect in (postgresql, sqlite)}
+_ADD_NEW = {dialect.dialect.name: Prepared(dialect.insert(_N).inline().on_conflict_do_nothing(
+    index_elements=["task_id", "channel", "recipient"])) for dialect in (postgresql, sqlite)}
 
 
 def staff_columns(event_name):

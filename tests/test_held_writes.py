@@ -3,8 +3,8 @@ none outlives a rollback, and a clash with a concurrent change is a StaleCase, n
 import pytest
 from sqlalchemy import func, select
 
-from engine import history
-from engine.casestate import commit, flush
+from engine import history, views
+from engine.casestate import commit, flush, save_case
 from engine.errors import StaleCase
 from engine.models import Case, CaseEvent
 from engine.writes import hold
@@ -69,3 +69,46 @@ def test_a_held_write_that_clashes_with_a_concurrent_change_is_a_stale_case(syst
         _note(uow, case_id, "history")
         commit(uow)
     assert _events(system, case_id) == before + 1
+
+
+def test_a_clash_among_writes_sent_at_the_commit_is_a_stale_case_and_nothing_is_committed(system, api):
+    """Writes still held when a change commits go out first: a clash among them fails the commit."""
+    case_id = _open_case(api)
+    before = _events(system, case_id)
+    with system.writing() as uow:
+        _note(uow, case_id, "history")
+        taken = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == 1)).one()
+        clash = {c.name: getattr(taken, c.name) for c in CaseEvent.__table__.c if c.name != "id"}
+        hold(uow.session, CaseEvent.__table__.insert().inline(), clash)
+        with pytest.raises(StaleCase):
+            commit(uow)
+    assert _events(system, case_id) == before
+    with system.writing() as uow:
+        _note(uow, case_id, "history")
+        commit(uow)
+    assert _events(system, case_id) == before + 1
+
+
+def test_a_change_whose_writes_go_out_in_one_batch_fails_whole_on_a_clash(system, api, staff):
+    """The completion path: the case read for a change (locked on PostgreSQL), its write held with the others and
+    sent in one round trip. A clash among them fails the change; the case and its history stay as they were."""
+    reply = api("olga").post("/api/cases", json={"event_name": "HackTest", "event_format": "in_person",
+                                                 "region": "europe", "reporter_anonymous": True})
+    case_id, task_id = reply.get_json()["id"], reply.get_json()["tasks"][0]["id"]
+    with system.reading() as uow:
+        version = uow.session.get(Case, case_id).version
+    before = _events(system, case_id)
+    with system.writing() as uow:
+        row, record = views.ready_task(uow.session, staff["onsite"], task_id, for_change=True)
+        history.append(uow.session, record, "olga", "onsite_staff", "case_viewed", None, None, {"viewed": "case"},
+                       readable_after_purge=True)
+        taken = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == 1)).one()
+        clash = {c.name: getattr(taken, c.name) for c in CaseEvent.__table__.c if c.name != "id"}
+        hold(uow.session, CaseEvent.__table__.insert().inline(), clash)
+        with pytest.raises(StaleCase):
+            save_case(uow.session, record)
+    assert _events(system, case_id) == before
+    with system.reading() as uow:
+        assert uow.session.get(Case, case_id).version == version
+    assert api("olga").post(f"/api/tasks/{task_id}", json={"data": {"team_member_contacted": "T",
+                                                                    "called_at": "2026-11-24T10:00"}}).status_code == 200

@@ -8,6 +8,7 @@ from sqlalchemy.pool import NullPool
 from engine.db import ReadOnlySession
 from engine.history import one_snapshot
 from engine.models import EventWebhook, User
+from engine.writes import hold
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
@@ -77,3 +78,11 @@ def test_a_pooled_connection_killed_while_idle_is_replaced_before_use(system, ma
     with system.reading() as uow:
         assert uow.session.scalars(select(User.username)).all() == ["olga"]
         assert uow.session.execute(text("SELECT pg_backend_pid()")).scalar() != backend
+
+
+def test_a_unit_of_work_for_reads_cannot_hold_a_change_s_writes_either(system, make_user):
+    """Rows a change writes with the case (engine/writes.py) are refused in a read, not silently dropped."""
+    make_user("olga", "onsite_staff")
+    with system.reading() as uow:
+        with pytest.raises(ReadOnlySession, match="cannot write; use system.writing"):
+            hold(uow.session, insert(EventWebhook.__table__).inline(), {"event_name": "HackRO", "sealed_url": "s"})

@@ -1,0 +1,83 @@
+"""Writes run on the database driver's cursor, as SQLAlchemy compiled them, without a Core execution's bookkeeping.
+
+A change of a case writes five rows or so, each through a prebuilt statement. Executed through Core, every one
+of them pays for an execution context (parameter distillation, a result object, the soft close) that costs
+several times what the database itself spends on a small insert. Here SQLAlchemy still does the parts that
+matter: it compiles each statement once per database and set of columns (the SQL text and the order of its
+parameters), and its own types convert every value (`TypeEngine.bind_processor` of the database's
+implementation, so a timestamp is stored exactly as SQLAlchemy stores it elsewhere). Only statements that ask
+nothing back are run this way; reads go through Core.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple  # the statement's parameters, in the order the driver takes them
+    processors: tuple  # a converter for each (or None)
+    defaults: dict  # parameter -> the column default that fills it when a row does not give it
+    positional: bool
+
+
+class Prepared:
+    """One statement for `run`: an INSERT (`.inline()`), UPDATE or DELETE whose result nobody reads."""
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._compiled = {}
+
+    def compiled(self, dialect, keys: tuple) -> _Compiled:
+        """The statement compiled for `dialect` and rows giving `keys`, once."""
+        found = self._compiled.get((dialect.name, keys))
+        if found is None:
+            found = self._compiled[(dialect.name, keys)] = _compile(self.statement, dialect, keys)
+        return found
+
+
+def _compile(statement, dialect, keys) -> _Compiled:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    if compiled.effective_returning:
+        raise TypeError(f"a statement run on the driver asks nothing back (an INSERT is .inline()): {compiled.string}")
+    if any(bind.expanding for bind in compiled.binds.values()) or compiled.escaped_bind_names:
+        raise TypeError(f"not a statement for the driver (expanding or escaped parameters): {compiled.string}")
+    positional = compiled.positiontup is not None
+    names = tuple(compiled.positiontup) if positional else tuple(compiled.binds)
+    processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    defaults = {}
+    for column in list(compiled.insert_prefetch) + list(compiled.update_prefetch):
+        if column.default is None or not (column.default.is_callable or column.default.is_scalar):
+            raise TypeError(f"column {column.name}: only Python-side defaults are filled here")
+        defaults[column.key] = column.default
+    return _Compiled(compiled.string, names, processors, defaults, positional)
+
+
+def _value(row, name, defaults):
+    if name in row:
+        return row[name]
+    default = defaults.get(name)
+    if default is None:
+        raise KeyError(f"no value for parameter {name!r}")
+    return default.arg(None) if default.is_callable else default.arg
+
+
+def run(connection, prepared: Prepared, rows) -> None:
+    """Run `prepared` once per row (a dict of parameters, or a list of them) on the connection's driver cursor,
+    in its current transaction. Driver errors are raised as the driver raises them (see writes.send_held)."""
+    rows = [rows] if isinstance(rows, dict) else rows
+    if not rows:
+        return
+    compiled = prepared.compiled(connection.dialect, tuple(sorted(rows[0])))
+    converted = []
+    for row in rows:
+        values = [_value(row, name, compiled.defaults) for name in compiled.names]
+        values = [value if convert is None else convert(value) for value, convert in zip(values, compiled.processors)]
+        converted.append(tuple(values) if compiled.positional else dict(zip(compiled.names, values)))
+    cursor = connection.connection.cursor()
+    try:
+        if len(converted) == 1:
+            cursor.execute(compiled.sql, converted[0])
+        else:
+            cursor.executemany(compiled.sql, converted)
+    finally:
+        cursor.close()
