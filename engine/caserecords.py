@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, case, select, update
 from .errors import StaleCase
 from .models import Case, ReadyTaskRow, SealedCase
 from .notifications import staff_columns, told_of
-from .statements import Prepared
+from .statements import Prepared, fetch
 from .writes import STALE, hold
 
 _C, _RT = Case.__table__, ReadyTaskRow.__table__
@@ -74,7 +74,7 @@ _CASE_OF_TASK = (select(*[c.label(f"rt_{c.name}") for c in _ALL.c],
                  .where(_TASK.c.id == bindparam("task_id")).order_by(_ALL.c.ready_at, _ALL.c.id))
 # for a change: the case row stays the change's own until it commits (PostgreSQL; SQLite's write lock already
 # keeps every other writer out), so its version check cannot fail and its write can go out with the others
-_CASE_OF_TASK_FOR_CHANGE = _CASE_OF_TASK.with_for_update(of=_C)
+_FOR_CHANGE, _FOR_READING = Prepared(_CASE_OF_TASK.with_for_update(of=_C)), Prepared(_CASE_OF_TASK)
 _READY_OF_CASE = select(*_RT.c).where(_RT.c.case_id == bindparam("case_id")).order_by(_RT.c.ready_at, _RT.c.id)
 _SAVE = (update(_C).where(_C.c.id == bindparam("b_id"), _C.c.version == bindparam("b_version"))
          .values(version=bindparam("b_new_version", type_=_C.c.version.type),
@@ -85,11 +85,11 @@ _SAVE_HELD = Prepared(_SAVE)
 def case_of_task(connection, master_key, task_id, for_change=False):
     """(the ready task's ReadyRow, its CaseRecord with its ready tasks and who may be told of new ones), or None
     when no task of that id is ready; `for_change` locks the case row until the transaction ends."""
-    rows = connection.execute(_CASE_OF_TASK_FOR_CHANGE if for_change else _CASE_OF_TASK, {"task_id": task_id}).all()
-    asked = next((row._mapping for row in rows if row.rt_id == task_id), None)
+    rows = fetch(connection, _FOR_CHANGE if for_change else _FOR_READING, {"task_id": task_id})
+    asked = next((row for row in rows if row["rt_id"] == task_id), None)
     if asked is None:
         return None
-    ready = [ReadyRow(*(row._mapping[f"rt_{c.name}"] for c in _RT.c)) for row in rows]
+    ready = [ReadyRow(*(row[f"rt_{c.name}"] for c in _RT.c)) for row in rows]
     record = CaseRecord({name: asked[name] for name in CASE_COLUMNS}, master_key)
     record.ready = ready
     record.told = told_of(record.event_name, asked["staff"], asked["hook"])

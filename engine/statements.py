@@ -1,12 +1,12 @@
-"""Writes run on the database driver's cursor, as SQLAlchemy compiled them, without a Core execution's bookkeeping.
+"""The hot path's statements run on the database driver's cursor, as SQLAlchemy compiled them.
 
-A change of a case writes five rows or so, each through a prebuilt statement. Executed through Core, every one
-of them pays for an execution context (parameter distillation, a result object, the soft close) that costs
-several times what the database itself spends on a small insert. Here SQLAlchemy still does the parts that
-matter: it compiles each statement once per database and set of columns (the SQL text and the order of its
-parameters), and its own types convert every value (`TypeEngine.bind_processor` of the database's
-implementation, so a timestamp is stored exactly as SQLAlchemy stores it elsewhere). Only statements that ask
-nothing back are run this way; reads go through Core.
+A change of a case reads two rows and writes five or so, each through a prebuilt statement. Executed through
+Core, every one of them pays for an execution context (parameter distillation, a result object, the soft
+close) that costs several times what the database itself spends on a small insert. Here SQLAlchemy still does
+the parts that matter: it compiles each statement once per database and set of columns (the SQL text and the
+order of its parameters), and its own types convert every value both ways (`bind_processor` and
+`result_processor` of the database's implementation of each type, so a timestamp is stored and read exactly
+as SQLAlchemy stores and reads it elsewhere). `run` takes writes that ask nothing back; `fetch` takes reads.
 """
 from dataclasses import dataclass
 
@@ -18,10 +18,13 @@ class _Compiled:
     processors: tuple  # a converter for each (or None)
     defaults: dict  # parameter -> the column default that fills it when a row does not give it
     positional: bool
+    columns: tuple  # a read's result columns
+    readers: tuple  # a converter for each result column (or None)
 
 
 class Prepared:
-    """One statement for `run`: an INSERT (`.inline()`), UPDATE or DELETE whose result nobody reads."""
+    """One statement: for `run` an INSERT (`.inline()`), UPDATE or DELETE whose result nobody reads; for `fetch`
+    a SELECT."""
 
     def __init__(self, statement):
         self.statement = statement
@@ -49,7 +52,9 @@ def _compile(statement, dialect, keys) -> _Compiled:
         if column.default is None or not (column.default.is_callable or column.default.is_scalar):
             raise TypeError(f"column {column.name}: only Python-side defaults are filled here")
         defaults[column.key] = column.default
-    return _Compiled(compiled.string, names, processors, defaults, positional)
+    columns = tuple(statement.selected_columns) if statement.is_select else ()
+    readers = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    return _Compiled(compiled.string, names, processors, defaults, positional, tuple(c.key for c in columns), readers)
 
 
 def _value(row, name, defaults):
@@ -61,6 +66,12 @@ def _value(row, name, defaults):
     return default.arg(None) if default.is_callable else default.arg
 
 
+def _parameters(compiled, row):
+    values = [_value(row, name, compiled.defaults) for name in compiled.names]
+    values = [value if convert is None else convert(value) for value, convert in zip(values, compiled.processors)]
+    return tuple(values) if compiled.positional else dict(zip(compiled.names, values))
+
+
 def run(connection, prepared: Prepared, rows) -> None:
     """Run `prepared` once per row (a dict of parameters, or a list of them) on the connection's driver cursor,
     in its current transaction. Driver errors are raised as the driver raises them (see writes.send_held)."""
@@ -68,11 +79,7 @@ def run(connection, prepared: Prepared, rows) -> None:
     if not rows:
         return
     compiled = prepared.compiled(connection.dialect, tuple(sorted(rows[0])))
-    converted = []
-    for row in rows:
-        values = [_value(row, name, compiled.defaults) for name in compiled.names]
-        values = [value if convert is None else convert(value) for value, convert in zip(values, compiled.processors)]
-        converted.append(tuple(values) if compiled.positional else dict(zip(compiled.names, values)))
+    converted = [_parameters(compiled, row) for row in rows]
     cursor = connection.connection.cursor()
     try:
         if len(converted) == 1:
@@ -81,3 +88,20 @@ def run(connection, prepared: Prepared, rows) -> None:
             cursor.executemany(compiled.sql, converted)
     finally:
         cursor.close()
+
+
+def fetch(connection, prepared: Prepared, params: dict) -> list:
+    """The rows of a SELECT, each a dict by column key, converted by SQLAlchemy's types; in the connection's
+    current transaction. Driver errors are raised as the driver raises them."""
+    compiled = prepared.compiled(connection.dialect, tuple(sorted(params)))
+    if not compiled.columns:
+        raise TypeError(f"fetch takes a SELECT, not {compiled.sql}")
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(compiled.sql, _parameters(compiled, params))
+        raw = cursor.fetchall()
+    finally:
+        cursor.close()
+    keys, readers = compiled.columns, compiled.readers
+    return [{key: value if read is None else read(value) for key, value, read in zip(keys, row, readers)}
+            for row in raw]

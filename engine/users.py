@@ -13,6 +13,7 @@ from .errors import AuthenticationFailed, InvalidSubmission, TooManyAttempts
 from .models import ApiToken, LoginFailure, User, UserEvent, utcnow
 from .roles import REPORTER, STAFF_ROLES
 from .sqljson import json_list
+from .statements import Prepared, fetch
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 _DUMMY_HASH = _HASHER.hash("not a real password")
@@ -161,6 +162,7 @@ _T, _U, _E = ApiToken.__table__, User.__table__, UserEvent.__table__
 _EVENTS = select(json_list(_E.c.event_name)).where(_E.c.user_id == _U.c.id).scalar_subquery().label("events")
 _TOKEN_USER = (select(_T.c.expires_at, _U.c.username, _U.c.roles, _U.c.active, _EVENTS)
                .join(_U, _U.c.id == _T.c.user_id).where(_T.c.token_hash == bindparam("token_hash")))
+_TOKEN_USER_FETCH = Prepared(_TOKEN_USER)  # every API request runs it (engine/statements.py)
 _ACTIVE_USER = select(_U.c.roles, _EVENTS).where(_U.c.username == bindparam("username"), _U.c.active.is_(True))
 
 
@@ -191,11 +193,12 @@ def actor_for_token(uow, token: str) -> Actor:
 
     One small prebuilt query (the token with its user and the user's events): every API request pays for it.
     """
-    found = uow.session.connection().execute(_TOKEN_USER, {"token_hash": _digest(token or "")}).first()
-    if found is None:
+    found = fetch(uow.session.connection(), _TOKEN_USER_FETCH, {"token_hash": _digest(token or "")})
+    if not found:
         raise AuthenticationFailed("unknown token")
-    if found.expires_at < utcnow():
+    found = found[0]
+    if found["expires_at"] < utcnow():
         raise AuthenticationFailed("token expired")
-    if not found.active:
+    if not found["active"]:
         raise AuthenticationFailed("account disabled")
-    return Actor(found.username, frozenset(found.roles), frozenset(found.events or ()))
+    return Actor(found["username"], frozenset(found["roles"]), frozenset(found["events"] or ()))
