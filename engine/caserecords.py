@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, case, select, update
 from .errors import StaleCase
 from .models import Case, ReadyTaskRow, SealedCase
 from .notifications import staff_columns, told_of
-from .statements import Prepared, fetch
+from .statements import Prepared, fetch, run
 from .writes import STALE, hold
 
 _C, _RT = Case.__table__, ReadyTaskRow.__table__
@@ -76,10 +76,9 @@ _CASE_OF_TASK = (select(*[c.label(f"rt_{c.name}") for c in _ALL.c],
 # keeps every other writer out), so its version check cannot fail and its write can go out with the others
 _FOR_CHANGE, _FOR_READING = Prepared(_CASE_OF_TASK.with_for_update(of=_C)), Prepared(_CASE_OF_TASK)
 _READY_OF_CASE = select(*_RT.c).where(_RT.c.case_id == bindparam("case_id")).order_by(_RT.c.ready_at, _RT.c.id)
-_SAVE = (update(_C).where(_C.c.id == bindparam("b_id"), _C.c.version == bindparam("b_version"))
-         .values(version=bindparam("b_new_version", type_=_C.c.version.type),
-                 **{name: bindparam(f"b_{name}", type_=_C.c[name].type) for name in WRITTEN}))
-_SAVE_HELD = Prepared(_SAVE)
+_SAVE = Prepared(update(_C).where(_C.c.id == bindparam("b_id"), _C.c.version == bindparam("b_version"))
+                 .values(version=bindparam("b_new_version", type_=_C.c.version.type),
+                         **{name: bindparam(f"b_{name}", type_=_C.c[name].type) for name in WRITTEN}))
 
 
 def case_of_task(connection, master_key, task_id, for_change=False):
@@ -117,7 +116,7 @@ def save(session, case: CaseRecord) -> None:
     params = {f"b_{name}": getattr(case, name) for name in WRITTEN}
     params.update(b_id=case.id, b_version=case._read_version, b_new_version=case._read_version + 1)
     if case.locked:
-        hold(session, _SAVE_HELD, params)
-    elif session.connection().execute(_SAVE, params).rowcount != 1:
+        hold(session, _SAVE, params)
+    elif run(session.connection(), _SAVE, params) != 1:
         raise StaleCase(STALE)
     object.__setattr__(case, "version", case._read_version + 1)

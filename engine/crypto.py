@@ -1,7 +1,9 @@
 """Encryption at rest: every case has its own key, wrapped by the master key; purging a case destroys its key.
 
-Sealed values are text: "s1.<base64url(nonce | AES-256-GCM ciphertext)>", bound to what they are (the
-associated data names the column), so a sealed reporter token cannot be passed off as case data.
+Sealed values are text: "s1.<base64url(nonce | AES-256-GCM ciphertext)>" of a JSON value, or "t1.<...>" of a
+text kept as it is (a case's workflow state, itself JSON: encoding it again as a JSON string cost a copy with
+every quote escaped, both ways, on every change). Each is bound to what it is (the associated data names
+the column), so a sealed reporter token cannot be passed off as case data.
 A few system events are deliberately public ("p1.<json>"): the record that a case was purged must stay
 readable after its key is gone.
 """
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SEALED = "s1."
+SEALED_TEXT = "t1."
 PUBLIC = "p1."
 WRAPPED = "w1."
 
@@ -120,6 +123,21 @@ class CaseCipher:
         """Encrypt a JSON value; `purpose` (the column it is for) is bound to it."""
         nonce = os.urandom(12)
         return SEALED + _b64(nonce + self._aead.encrypt(nonce, _json(value), purpose.encode()))
+
+    def seal_text(self, purpose: str, text: str) -> str:
+        """Encrypt a text as it is (`open_text` reads it back); `purpose` is bound to it."""
+        nonce = os.urandom(12)
+        return SEALED_TEXT + _b64(nonce + self._aead.encrypt(nonce, text.encode("utf-8"), purpose.encode()))
+
+    def open_text(self, purpose: str, sealed: str) -> str:
+        """The text sealed for `purpose` by `seal_text` (or, as stored before it, by `seal`)."""
+        if not sealed.startswith(SEALED_TEXT):
+            return self.open(purpose, sealed)
+        blob = _unb64(sealed[len(SEALED_TEXT):])
+        try:
+            return self._aead.decrypt(blob[:12], blob[12:], purpose.encode()).decode("utf-8")
+        except InvalidTag:
+            raise SealedValueError(f"a {purpose} value does not open with its case's key") from None
 
     def open(self, purpose: str, sealed: str):
         """The JSON value sealed for `purpose`; public values open without a key."""

@@ -137,12 +137,12 @@ class SealedCase:
         sealed = self.sealed_state
         cached = getattr(self, "_state", None)
         if cached is None or cached[0] is not sealed:
-            cached = self._state = (sealed, self.cipher.open("case state", sealed))
+            cached = self._state = (sealed, self.cipher.open_text("case state", sealed))
         return cached[1]
 
     @state.setter
     def state(self, value: str) -> None:
-        self.sealed_state = self.cipher.seal("case state", value)
+        self.sealed_state = self.cipher.seal_text("case state", value)
         self._state = (self.sealed_state, value)
 
 

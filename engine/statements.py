@@ -8,6 +8,7 @@ order of its parameters), and its own types convert every value both ways (`bind
 `result_processor` of the database's implementation of each type, so a timestamp is stored and read exactly
 as SQLAlchemy stores and reads it elsewhere). `run` takes writes that ask nothing back; `fetch` takes reads.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -66,42 +67,56 @@ def _value(row, name, defaults):
     return default.arg(None) if default.is_callable else default.arg
 
 
+@contextmanager
+def _driver_cursor(connection):
+    """A cursor of the connection's driver; a lost connection is dropped from the pool (as SQLAlchemy would for
+    its own statements) before the driver's error goes on."""
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor
+    except connection.dialect.loaded_dbapi.Error as err:
+        if connection.dialect.is_disconnect(err, connection.connection, cursor):
+            connection.invalidate()
+        raise
+    finally:
+        if not connection.invalidated:
+            cursor.close()
+
+
 def _parameters(compiled, row):
     values = [_value(row, name, compiled.defaults) for name in compiled.names]
     values = [value if convert is None else convert(value) for value, convert in zip(values, compiled.processors)]
     return tuple(values) if compiled.positional else dict(zip(compiled.names, values))
 
 
-def run(connection, prepared: Prepared, rows) -> None:
+def run(connection, prepared: Prepared, rows) -> int:
     """Run `prepared` once per row (a dict of parameters, or a list of them) on the connection's driver cursor,
-    in its current transaction. Driver errors are raised as the driver raises them (see writes.send_held)."""
+    in its current transaction; returns how many rows it changed (-1 where the driver cannot tell yet: in a
+    pipeline). Driver errors are raised as the driver raises them (see writes.send_held); a lost connection is
+    dropped from the pool first."""
     rows = [rows] if isinstance(rows, dict) else rows
     if not rows:
-        return
+        return 0
     compiled = prepared.compiled(connection.dialect, tuple(sorted(rows[0])))
     converted = [_parameters(compiled, row) for row in rows]
-    cursor = connection.connection.cursor()
-    try:
+    with _driver_cursor(connection) as cursor:
         if len(converted) == 1:
             cursor.execute(compiled.sql, converted[0])
         else:
             cursor.executemany(compiled.sql, converted)
-    finally:
-        cursor.close()
+        return cursor.rowcount
 
 
 def fetch(connection, prepared: Prepared, params: dict) -> list:
     """The rows of a SELECT, each a dict by column key, converted by SQLAlchemy's types; in the connection's
-    current transaction. Driver errors are raised as the driver raises them."""
+    current transaction. Driver errors are raised as the driver raises them; a lost connection is dropped from the
+    pool first."""
     compiled = prepared.compiled(connection.dialect, tuple(sorted(params)))
     if not compiled.columns:
         raise TypeError(f"fetch takes a SELECT, not {compiled.sql}")
-    cursor = connection.connection.cursor()
-    try:
+    with _driver_cursor(connection) as cursor:
         cursor.execute(compiled.sql, _parameters(compiled, params))
         raw = cursor.fetchall()
-    finally:
-        cursor.close()
     keys, readers = compiled.columns, compiled.readers
     return [{key: value if read is None else read(value) for key, value, read in zip(keys, row, readers)}
             for row in raw]

@@ -51,8 +51,8 @@ def send_held(session) -> None:
                     connection.execute(statement, params)
     except (IntegrityError, driver.IntegrityError):
         raise StaleCase(STALE) from None
-    except driver.Error as err:  # raised by the driver itself: SQLAlchemy did not see it to drop a dead connection
-        if connection.dialect.is_disconnect(err, connection.connection, None):
+    except driver.Error as err:  # the pipeline's own errors come when it ends: a dead connection leaves the pool
+        if not connection.invalidated and connection.dialect.is_disconnect(err, connection.connection, None):
             connection.invalidate()
         raise
 

@@ -308,3 +308,20 @@ def test_the_case_row_keeps_digests_of_excluded_staff_not_their_names(api, syste
     assert api("tom").get(f"/api/cases/{cid}").get_json()["data"]["excluded_staff"] == ["xena"]
     assert api("xena").get("/api/tasks").get_json() == [] and api("xena").get(f"/api/cases/{cid}").status_code == 404
     assert any(t["case_id"] == cid for t in api("olga").get("/api/tasks").get_json())
+
+
+def test_a_case_state_is_sealed_as_text_and_a_state_sealed_the_older_way_still_opens(api, system):
+    cid = open_case(api)["id"]
+    with system.writing() as uow:
+        case = uow.session.get(Case, cid)
+        assert case.sealed_state.startswith("t1.") and "call_incident_team" not in case.sealed_state
+        state = case.state
+        case.sealed_state = case.cipher.seal("case state", state)  # as stored before text sealing
+        uow.commit()
+    with system.reading() as uow:
+        case = uow.session.get(Case, cid)
+        assert case.sealed_state.startswith("s1.") and case.state == state
+        with pytest.raises(SealedValueError):
+            case.cipher.open_text("case data", case.cipher.seal_text("case state", state))  # bound to its column
+    done = do(api, "olga", cid, "call_incident_team", team_member_contacted="Tom", called_at="2026-11-24T10:00")
+    assert any(t["task"] == "assess_safety" for t in done["tasks"])  # the case goes on from the older state

@@ -1,7 +1,7 @@
 """A change's rows besides the case are held and sent with it (in one round trip on PostgreSQL): none is lost,
 none outlives a rollback, and a clash with a concurrent change is a StaleCase, not a server error."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine import history, views
 from engine.casestate import commit, flush, save_case
@@ -112,3 +112,17 @@ def test_a_change_whose_writes_go_out_in_one_batch_fails_whole_on_a_clash(system
         assert uow.session.get(Case, case_id).version == version
     assert api("olga").post(f"/api/tasks/{task_id}", json={"data": {"team_member_contacted": "T",
                                                                     "called_at": "2026-11-24T10:00"}}).status_code == 200
+
+
+def test_a_case_record_changed_by_someone_else_since_it_was_read_is_not_written(system, api, staff):
+    """Read without a lock (as a task's page reads it), a case written meanwhile fails its version check."""
+    reply = api("olga").post("/api/cases", json={"event_name": "HackTest", "event_format": "in_person",
+                                                 "region": "europe", "reporter_anonymous": True})
+    case_id, task_id = reply.get_json()["id"], reply.get_json()["tasks"][0]["id"]
+    with system.writing() as uow:
+        row, record = views.ready_task(uow.session, staff["onsite"], task_id)
+        assert not record.locked
+        uow.session.execute(update(Case).where(Case.id == case_id).values(version=Case.version + 1))
+        record.status = "open"
+        with pytest.raises(StaleCase):
+            save_case(uow.session, record)

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import bindparam, insert, select, update
 
 from engine.models import CaseEvent, EventWebhook, Notification
-from engine.statements import Prepared, run
+from engine.statements import Prepared, fetch, run
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
@@ -61,3 +61,25 @@ def test_a_row_without_a_value_for_a_required_parameter_names_it(system):
     with system.writing() as uow:
         with pytest.raises(KeyError, match="b_status"):
             run(uow.session.connection(), prepared, {"b_id": 1})
+
+
+def test_a_connection_lost_under_a_driver_read_leaves_the_pool_and_the_next_change_works(system, make_user):
+    if system.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server connection to lose")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from engine.users import _TOKEN_USER_FETCH
+    make_user("olga", "onsite_staff")
+    admin = create_engine(system.db.url, poolclass=NullPool)
+    with system.writing() as uow:
+        connection = uow.session.connection()
+        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        with admin.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with pytest.raises(connection.dialect.loaded_dbapi.OperationalError):
+            fetch(connection, _TOKEN_USER_FETCH, {"token_hash": "0" * 64})
+        assert connection.invalidated
+    admin.dispose()
+    with system.writing() as uow:  # at once, not after the idle ping's delay: the dead one was dropped
+        assert uow.session.execute(text("SELECT pg_backend_pid()")).scalar() != backend

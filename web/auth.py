@@ -5,6 +5,7 @@ import secrets
 import time
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 from engine import users
 from engine.errors import AuthenticationFailed, TooManyAttempts
@@ -14,8 +15,19 @@ from .context import system
 bp = Blueprint("auth", __name__)
 
 
+class _PagesOnlySessions(SecureCookieSessionInterface):
+    """The JSON API authenticates with bearer tokens: its requests neither read nor set the session cookie (a
+    browser's cookie gives an API request nothing, and opening a signed cookie on every API call cost time)."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def register(app):
     """Load the signed-in user, expire idle sessions and check CSRF tokens on every page POST."""
+    app.session_interface = _PagesOnlySessions()
 
     @app.before_request
     def _load_user():
