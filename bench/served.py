@@ -1,16 +1,21 @@
 """Prints what `incidents serve` (gunicorn, 2 workers) costs end to end, on SQLite and PostgreSQL.
 
-Every figure comes from one run: the raw engine floor is measured first, then for each database a real
-server is started and driven over HTTP by one client, one request after another (gunicorn's sync
-workers close each connection, so every request pays for a new one, as behind a reverse proxy): open a case and
-complete a task (p50/p95/p99, ratio to the floor); then the database is filled to 100,000 cases (copies of
+Every figure comes from one run: for each database a real server is started and driven over HTTP by one
+client, one request after another (gunicorn's sync workers close each connection, so every request pays for a
+new one, as behind a reverse proxy): open a case and complete a task (p50/p95/p99, ratio to the floor). The
+floor, the raw engine's load + complete + save in this process, is measured in blocks of 20 steps that take
+turns with blocks of 20 of those completions: a machine whose speed drifts by 20-30% over minutes then moves
+both alike, and their ratio is one taken in the same moments (the floor measured once, 200 steps in a row
+before everything else, is printed too). Then the database is filled to 100,000 cases (copies of
 real cases, spread over 1,000 events) and a second one, served beside it, to 1,000 cases; completions are
 measured on the two in turn (A B A B: the machine's noise falls on both alike, so the 100k/1k ratio is one
 taken in the same moments), then the inbox on each; then a history at 100,000 cases, the stored bytes of an open
 and of a closed case; last, the time to replay and verify a case of 50 events (bench/replay.py has the
 detail).
-Run with `make bench` (PostgreSQL on 127.0.0.1:5432, or INCIDENTS_BENCH_POSTGRES_URL).
+Run with `make bench` (PostgreSQL on 127.0.0.1:5432, or INCIDENTS_BENCH_POSTGRES_URL; INCIDENTS_BENCH_DATABASES=sqlite
+or =postgresql measures one of them only).
 """
+import gc
 import http.client
 import json
 import os
@@ -27,8 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.complete_task import raw_engine  # noqa: E402
+from bench.complete_task import floor_step  # noqa: E402
 from bench.replay import Bench as ReplayBench, time_replay  # noqa: E402
 from engine import cases, users  # noqa: E402
 from engine.config import ROOT, Settings  # noqa: E402
@@ -36,6 +42,8 @@ from engine.crypto import generate_master_key  # noqa: E402
 from engine.system import build  # noqa: E402
 
 N = int(os.environ.get("INCIDENTS_BENCH_SAMPLES", 200))
+# which databases to measure: both unless INCIDENTS_BENCH_DATABASES names one ("sqlite" or "postgresql")
+DATABASES = os.environ.get("INCIDENTS_BENCH_DATABASES", "sqlite postgresql").lower().split()
 POSTGRES = os.environ.get("INCIDENTS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench password"
 CALL = {"team_member_contacted": "T", "called_at": "2026-11-24T10:00"}
@@ -259,20 +267,37 @@ def interleaved(*calls, rounds):
     return samples
 
 
-def bench_database(label, url, small_url, tmp, floor):
+def alongside(floor, call, rounds, block=20):
+    """`rounds` timings of `floor` and of `call`, taken in blocks of `block` that take turns."""
+    floors, calls = [], []
+    while len(calls) < rounds:
+        floors += [floor() for _ in range(min(block, rounds - len(floors)))]
+        calls += [call() for _ in range(min(block, rounds - len(calls)))]
+    return floors, calls
+
+
+def bench_database(label, url, small_url, tmp, step):
     """The figures of one database kind: a fresh database, then grown to 100,000 cases, measured in turn with a
-    second database of 1,000 cases served at the same time."""
+    second database of 1,000 cases served at the same time. Returns the rows (name, timings, the floor timings
+    to compare with or None) and the summary figures."""
     system, env = _setup(url)
     small, small_env = _setup(small_url)
     server, port = serve(env, tmp)
     small_server = None
     rows = []
+    # this process is the client and the floor: what it built so far is left out of garbage collections, as the
+    # served workers do with theirs (cli/gunicorn_conf.py), so a full collection does not land in a timing
+    gc.collect()
+    gc.freeze()
     try:
         client = Client(port, "olga")
         opened = [client.timed("POST", "/api/cases", intake(), expect=201)[0] for _ in range(N)]
-        complete = completions(client, N)
-        rows.append((f"{label}: open a case (HTTP)", opened, True))
-        rows.append((f"{label}: complete a task (HTTP)", complete, True))
+        tasks = iter(ready_for_assess(client, N))
+        floor, complete = alongside(step, lambda: client.timed("POST", f"/api/tasks/{next(tasks)[1]}",
+                                                               {"data": ASSESS})[0], N)
+        rows.append((f"{label}: raw engine, alongside its completions", floor, floor))
+        rows.append((f"{label}: open a case (HTTP)", opened, floor))
+        rows.append((f"{label}: complete a task (HTTP)", complete, floor))
 
         fill(system, 100_000 - case_count(system))
         fill(small, 1000 - case_count(small))
@@ -289,11 +314,11 @@ def bench_database(label, url, small_url, tmp, floor):
         inbox_1k = [small_stan.timed("GET", "/api/tasks")[0] for _ in range(N)]
         some_case = ready_for_assess(client, 1)[0][0]
         history = [client.timed("GET", f"/api/cases/{some_case}/history")[0] for _ in range(N)]
-        rows.append((f"{label}: inbox at 1,000 cases", inbox_1k, False))
-        rows.append((f"{label}: inbox at 100,000 cases", inbox, False))
-        rows.append((f"{label}: history at 100,000 cases", history, False))
-        rows.append((f"{label}: complete at 1,000 cases", at_1k, True))
-        rows.append((f"{label}: complete at 100,000 cases", at_100k, True))
+        rows.append((f"{label}: inbox at 1,000 cases", inbox_1k, None))
+        rows.append((f"{label}: inbox at 100,000 cases", inbox, None))
+        rows.append((f"{label}: history at 100,000 cases", history, None))
+        rows.append((f"{label}: complete at 1,000 cases", at_1k, floor))
+        rows.append((f"{label}: complete at 100,000 cases", at_100k, floor))
         ratio = statistics.median(at_100k) / statistics.median(at_1k)
         open_bytes = stored_bytes(system, some_case)
         closed_bytes = stored_bytes(system, close_case(system, ("olga", "tom", "orla")))
@@ -304,6 +329,12 @@ def bench_database(label, url, small_url, tmp, floor):
                 running.wait(timeout=30)
         system.db.dispose()
         small.db.dispose()
+        for database in (url, small_url):  # gigabytes the next database's commits would wait behind
+            path = make_url(database).database
+            if database.startswith("sqlite") and path:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(path + suffix).unlink(missing_ok=True)
+        os.sync()
     return rows, ratio, open_bytes, closed_bytes
 
 
@@ -319,9 +350,9 @@ def main():
     tmp = Path(tempfile.mkdtemp())
     floor_system = build(Settings(database_url=f"sqlite:///{tmp / 'floor.sqlite3'}", master_key=generate_master_key(),
                                   bpmn_dir=str(ROOT / "bpmn")))
-    raw, _ = raw_engine(floor_system.processes.runner(floor_system.processes.current.hash), N)
-    floor = statistics.median(raw)
-    results = [("raw engine: load + complete + save", raw, True)]
+    step = floor_step(floor_system.processes.runner(floor_system.processes.current.hash))
+    raw = [step() for _ in range(N)]
+    results = [("raw engine: load + complete + save, in a row", raw, raw)]
     summary = []
     targets = {"SQLite": 3, "PostgreSQL": 4}
     admin, schema = postgres_schema()
@@ -331,7 +362,9 @@ def main():
                 ("SQLite", f"sqlite:///{tmp / 'bench.sqlite3'}", f"sqlite:///{tmp / 'small.sqlite3'}"),
                 ("PostgreSQL", f"{POSTGRES}?options=-csearch_path%3D{schema}",
                  f"{POSTGRES}?options=-csearch_path%3D{small_schema}")):
-            rows, ratio, open_bytes, closed_bytes = bench_database(label, url, small_url, tmp, floor)
+            if label.lower() not in DATABASES:
+                continue
+            rows, ratio, open_bytes, closed_bytes = bench_database(label, url, small_url, tmp, step)
             results += rows
             summary.append(f"{label}: completion at 100k / at 1k cases = {ratio:.2f} (target < 1.2); "
                            f"stored bytes: open case {open_bytes:,}, closed case {closed_bytes:,}; "
@@ -347,9 +380,9 @@ def main():
     replay_bench.system.db.dispose()
     print(f"incidents serve (gunicorn, 2 workers), {N} samples per figure, one client, requests in turn")
     print(f"{'measure':<44}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'x raw':>8}")
-    for name, samples, compare in results:
+    for name, samples, floor in results:
         p50, p95, p99 = percentiles(samples)
-        ratio = f"{p50 / (floor * 1000):>8.2f}" if compare else f"{'':>8}"
+        ratio = f"{p50 / (statistics.median(floor) * 1000):>8.2f}" if floor else f"{'':>8}"
         print(f"{name:<44}{p50:>8.2f}{p95:>8.2f}{p99:>8.2f}{ratio}")
     print(f"{'replay + verify a 50-event case (median of 21)':<44}{whole * 1000:>8.2f}")
     for line in summary:
