@@ -45,7 +45,6 @@ class CaseRecord(SealedCase):
         self.__dict__.update(values)
         self._master = master_key
         self._read_version = values["version"]
-        self.ready = None  # its ready tasks (ReadyRows) when they were read with it
         self.told = None  # who may be told of its tasks (notifications.told_of) when read with it
         self.locked = False  # read with a row lock held until the transaction ends
 
@@ -97,9 +96,8 @@ def case_of_task(connection, master_key, task_id, for_change=False):
 
 
 def ready_rows_of(connection, case) -> list:
-    """The case's ready tasks as ReadyRows, oldest first: those read with a CaseRecord, else from the table."""
-    known = getattr(case, "ready", None) if isinstance(case, CaseRecord) else None
-    return known if known is not None else ready_of_case(connection, case.id)
+    """The case's ready tasks as ReadyRows, oldest first: those known already (`case.ready`), else from the table."""
+    return case.ready if case.ready is not None else ready_of_case(connection, case.id)
 
 
 def ready_of_case(connection, case_id) -> list:

@@ -88,6 +88,7 @@ def open_case(uow, processes, actor, intake, idempotency=None) -> dict:
     case = Case(process_version=runner.version.hash, event_name=data["event_name"],
                 excluded_staff=[session.info["master_key"].exclusion_digest(u) for u in data["excluded_staff"]])
     case.use_key(*session.info["master_key"].new_case_key())
+    case.ready = []  # a new case has no ready tasks to read
     session.add(case)
     flush(session)
     rows = store(session, runner, case, workflow)

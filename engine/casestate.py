@@ -92,8 +92,7 @@ def store(session, runner, case, workflow):
         hold(session, _LINKS_DONE, {"b_case_id": case.id, "b_ready": sorted(ready), "b_used_at": now})
     enqueue(session, case, new)
     rows.sort(key=lambda r: (r.ready_at, r.id))
-    if isinstance(case, CaseRecord):
-        case.ready = rows  # what the case's ready tasks are now, for a later step of the same change
+    case.ready = rows  # what the case's ready tasks are now, for a later step of the same change
     return rows
 
 

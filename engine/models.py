@@ -93,6 +93,8 @@ class SealedCase:
     The subclass says where the master key is (`_master_key`); the case key is unwrapped once per object.
     """
 
+    ready = None  # its ready tasks (ReadyRows) when known without reading them: read with it, or a new case's none
+
     def _master_key(self):
         return object_session(self).info["master_key"]
 

@@ -68,7 +68,8 @@ class ProcessRegistry:
         Cases start on the latest published version, so a changed bpmn/ directory is published
         here; drafts published through the policy pages, the API or `incidents publish` come after it.
         """
-        if session.get(ProcessVersionRow, self.current.hash) is None:
+        # the hash only: loading the row would decode every file of the version, on every case opened
+        if session.scalar(select(ProcessVersionRow.hash).where(ProcessVersionRow.hash == self.current.hash)) is None:
             now = utcnow()
             session.add(ProcessVersionRow(hash=self.current.hash, files=self.current.files,
                                           forms=describe_forms(self.current.forms), created_at=now,

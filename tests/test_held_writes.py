@@ -126,3 +126,17 @@ def test_a_case_record_changed_by_someone_else_since_it_was_read_is_not_written(
         record.status = "open"
         with pytest.raises(StaleCase):
             save_case(uow.session, record)
+
+
+def test_a_case_record_only_changes_what_a_change_of_state_writes(system, api, staff):
+    """A change of state writes back its state, data, status, times and history head; anything else about a case
+    (its version, key, event, exclusions) changes through the mapped Case, never silently through a record."""
+    reply = api("olga").post("/api/cases", json={"event_name": "HackTest", "event_format": "in_person",
+                                                 "region": "europe", "reporter_anonymous": True})
+    with system.writing() as uow:
+        row, record = views.ready_task(uow.session, staff["onsite"], reply.get_json()["tasks"][0]["id"])
+        for name, value in (("process_version", "0" * 64), ("wrapped_key", None), ("event_name", "Elsewhere"),
+                            ("excluded_staff", []), ("version", 99)):
+            with pytest.raises(AttributeError, match=name):
+                setattr(record, name, value)
+        record.status = "open"  # what a change of state writes
