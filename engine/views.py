@@ -51,15 +51,21 @@ def list_inbox(uow, actor) -> list:
     # everywhere (by role), and those of the actor's events (by the cases' event_name, then their tasks)
     rows = []
     if everywhere:
-        rows += uow.session.execute(_INBOX_BY_ROLE, {"roles": everywhere}).all()
+        rows += uow.session.execute(_INBOX_BY_ROLE, {"roles": everywhere}).tuples()
     local = [role for role in at_events if role not in everywhere]
     if local and actor.events:
-        rows += uow.session.execute(_INBOX_AT_EVENTS, {"events": sorted(actor.events), "roles": local}).all()
+        rows += uow.session.execute(_INBOX_AT_EVENTS, {"events": sorted(actor.events), "roles": local}).tuples()
     # newest case first (case ids grow as cases open; created_at sits behind the state in the row, which
-    # SQLite would read through its overflow pages for every case), each case's tasks oldest first
-    rows.sort(key=lambda r: (-r.case_id, r.ready_at))
+    # SQLite would read through its overflow pages for every case), each case's tasks oldest first; the rows
+    # taken apart as the tuples they are (a Row's attributes cost a third of a millisecond for 100 tasks)
+    rows.sort(key=_newest_case_first)
     mine = uow.session.info["master_key"].exclusion_digest(actor.username)  # rows keep digests, not names
-    return [{**_summary(row), "event_name": row.event_name} for row in rows if not _excludes(row.excluded_staff, mine)]
+    return [{"id": task_id, "case_id": case_id, "task": task, "title": title, "role": role, "event_name": event}
+            for task_id, case_id, task, title, role, _, excluded, event in rows if not _excludes(excluded, mine)]
+
+
+def _newest_case_first(row):  # an _INBOX_COLUMNS row: (id, case_id, task, title, role, ready_at, ...)
+    return -row[1], row[5]
 
 
 def _excludes(excluded_json, digest) -> bool:
