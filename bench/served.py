@@ -12,8 +12,9 @@ measured on the two in turn (A B A B: the machine's noise falls on both alike, s
 taken in the same moments), then the inbox on each; then a history at 100,000 cases, the stored bytes of an open
 and of a closed case; last, the time to replay and verify a case of 50 events (bench/replay.py has the
 detail).
-Run with `make bench` (PostgreSQL on 127.0.0.1:5432, or INCIDENTS_BENCH_POSTGRES_URL; INCIDENTS_BENCH_DATABASES=sqlite
-or =postgresql measures one of them only).
+Run with `make bench` (PostgreSQL on 127.0.0.1:5432, or INCIDENTS_BENCH_POSTGRES_URL). SQLite runs as served by default,
+every commit synced to disk; INCIDENTS_BENCH_DATABASES picks what to measure, among "sqlite postgresql" (the
+default) and "sqlite-normal" (SQLite with ?synchronous=normal: no sync at commit, what a power cut may lose).
 """
 import gc
 import http.client
@@ -42,7 +43,7 @@ from engine.crypto import generate_master_key  # noqa: E402
 from engine.system import build  # noqa: E402
 
 N = int(os.environ.get("INCIDENTS_BENCH_SAMPLES", 200))
-# which databases to measure: both unless INCIDENTS_BENCH_DATABASES names one ("sqlite" or "postgresql")
+# which databases to measure: "sqlite", "postgresql" (both by default), "sqlite-normal"
 DATABASES = os.environ.get("INCIDENTS_BENCH_DATABASES", "sqlite postgresql").lower().split()
 POSTGRES = os.environ.get("INCIDENTS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench password"
@@ -354,12 +355,14 @@ def main():
     raw = [step() for _ in range(N)]
     results = [("raw engine: load + complete + save, in a row", raw, raw)]
     summary = []
-    targets = {"SQLite": 3, "PostgreSQL": 4}
+    targets = {"SQLite": 3, "SQLite-normal": 3, "PostgreSQL": 4}
     admin, schema = postgres_schema()
     _, small_schema = postgres_schema()
     try:
         for label, url, small_url in (
                 ("SQLite", f"sqlite:///{tmp / 'bench.sqlite3'}", f"sqlite:///{tmp / 'small.sqlite3'}"),
+                ("SQLite-normal", f"sqlite:///{tmp / 'normal.sqlite3'}?synchronous=normal",
+                 f"sqlite:///{tmp / 'normal-small.sqlite3'}?synchronous=normal"),
                 ("PostgreSQL", f"{POSTGRES}?options=-csearch_path%3D{schema}",
                  f"{POSTGRES}?options=-csearch_path%3D{small_schema}")):
             if label.lower() not in DATABASES:

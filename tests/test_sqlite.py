@@ -32,6 +32,24 @@ def test_sqlite_runs_in_wal_mode_and_writers_take_the_lock_when_they_begin(tmp_p
     db.dispose()
 
 
+def test_sqlite_commits_are_durable_unless_the_url_asks_for_normal(tmp_path):
+    """FULL syncs the log at each commit (a change the app answered for survives a power cut); NORMAL is an
+    operator's choice in the URL; anything else is refused naming the parameter, before a file is made."""
+    import pytest
+
+    for url, expected in ((f"sqlite:///{tmp_path / 'full.sqlite3'}", 2),
+                          (f"sqlite:///{tmp_path / 'normal.sqlite3'}?synchronous=normal", 1)):
+        db = make_engine(url)
+        with db.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        db.dispose()
+    assert (tmp_path / "normal.sqlite3").exists() and not (tmp_path / "normal.sqlite3?synchronous=normal").exists()
+    with pytest.raises(ValueError, match="synchronous='off' is not one of full, normal"):
+        make_engine(f"sqlite:///{tmp_path / 'off.sqlite3'}?synchronous=off")
+    assert not (tmp_path / "off.sqlite3").exists()
+
+
 def test_a_waiting_writer_fails_after_its_timeout_and_leaves_sqlites_own_wait_in_place(tmp_path):
     import sqlite3
 
