@@ -1,8 +1,10 @@
 """Prints what completing one user task costs: the raw engine, the use case on SQLite, and over HTTP (in-process).
 
 Every figure comes from the same run on the same diagrams; compare them as ratios, not across machines.
-Run with `make bench`.
+Run with `make bench`. The SQLite file syncs every commit, as served by default; INCIDENTS_BENCH_SYNCHRONOUS=normal
+measures it without (the URL's ?synchronous=normal).
 """
+import os
 import statistics
 import sys
 import tempfile
@@ -84,7 +86,9 @@ def raw_engine(runner, samples=N):
 
 def main():
     tmp = Path(tempfile.mkdtemp())
-    system = build(Settings(database_url=f"sqlite:///{tmp / 'bench.sqlite3'}", secret_key="bench",
+    synchronous = os.environ.get("INCIDENTS_BENCH_SYNCHRONOUS", "full")
+    url = f"sqlite:///{tmp / 'bench.sqlite3'}?synchronous={synchronous}"
+    system = build(Settings(database_url=url, secret_key="bench",
                             secret_key_file=str(tmp / "key"), master_key_file=str(tmp / "master_key"),
                             bpmn_dir=str(ROOT / "bpmn")), create_key=True)
     system.create_schema()
@@ -137,7 +141,8 @@ def main():
         assert reply.status_code == 200, reply.get_json()
 
     floor = statistics.median(raw)
-    print(f"complete one user task, {N} samples each, SQLite file; stored state {len(state)} bytes "
+    print(f"complete one user task, {N} samples each, SQLite file (synchronous={synchronous}); "
+          f"stored state {len(state)} bytes "
           f"(with the diagram embedded: {len(full_state)} bytes)")
     print(f"{'measure':<44}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'x raw':>7}")
     for name, samples in (("raw engine: load + complete + save", raw),

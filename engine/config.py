@@ -61,7 +61,8 @@ class Settings:
 
 
 def _smtp(env, defaults) -> dict:
-    """The INCIDENTS_SMTP_* settings; a host without a sender address is refused, naming the variable."""
+    """The INCIDENTS_SMTP_* settings; a host without a sender address or a public URL is refused, naming the
+    variable."""
     host = env.get("INCIDENTS_SMTP_HOST") or None
     sender = env.get("INCIDENTS_SMTP_FROM") or None
     if host and not sender:
@@ -71,6 +72,10 @@ def _smtp(env, defaults) -> dict:
         raise ValueError(f"INCIDENTS_SMTP_PORT must be a port number, not {port!r}")
     username = env.get("INCIDENTS_SMTP_USERNAME") or None
     starttls = env.get("INCIDENTS_SMTP_STARTTLS", "1") != "0"
+    if host and not (env.get("INCIDENTS_PUBLIC_URL") or "").strip():
+        # a message's link is the public URL and the task's path: without it an email carries "/tasks/<id>"
+        raise ValueError("INCIDENTS_PUBLIC_URL (where staff open the app, e.g. https://incidents.example.org) is "
+                         "required when INCIDENTS_SMTP_HOST is set: every email links to the task with it")
     if host and username and not starttls and host not in _LOOPBACK:
         # the login would cross the network in plain text
         raise ValueError("INCIDENTS_SMTP_STARTTLS=0 with INCIDENTS_SMTP_USERNAME is only allowed for a relay on "

@@ -166,12 +166,33 @@ def test_a_change_that_rolls_back_sends_nothing(system, people, smtp, monkeypatc
 
     def history_fails(*args, **kwargs):
         raise RuntimeError("the disk is full")
-    monkeypatch.setattr(history, "append", history_fails)  # after the new ready task and its messages were written
+    monkeypatch.setattr(history, "append", history_fails)  # before the change's writes leave for the database
     with pytest.raises(RuntimeError):
         do(system, people["onsite"], case["id"], "call_incident_team", CALL)
     monkeypatch.undo()
     assert [title for title, *_ in messages(system)] == ["Call the Incident Response Team"] * 2
     assert delivery.deliver(system) == {} and len(smtp.received) == before
+
+
+def test_messages_written_by_a_change_that_then_fails_are_rolled_back_with_it(system, people, smtp, monkeypatch):
+    """The failure comes after the case, its new ready tasks and their messages were written in the change's
+    transaction (seen from inside it): the rollback takes the messages too, and the sender finds nothing."""
+    case = open_case(system, people["onsite"])
+    delivery.deliver(system)
+    before, written = len(smtp.received), []
+
+    def answer_fails(case, rows, actor, session):
+        written.append(session.scalar(select(func.count()).select_from(Notification)
+                                      .where(Notification.task_id.in_([r.id for r in rows]))))
+        raise RuntimeError("the answer could not be built")
+    monkeypatch.setattr(cases, "case_view", answer_fails)
+    with pytest.raises(RuntimeError):
+        do(system, people["onsite"], case["id"], "call_incident_team", CALL)
+    monkeypatch.undo()
+    assert written and written[0] > 0  # the messages of the tasks it made ready were in the database
+    assert [title for title, *_ in messages(system)] == ["Call the Incident Response Team"] * 2
+    assert delivery.deliver(system) == {} and len(smtp.received) == before
+    assert ready(system, case["id"], "call_incident_team")  # and the case still waits where it was
 
 
 def test_a_refusing_smtp_server_is_retried_with_growing_backoff_until_it_accepts(system, people, smtp):

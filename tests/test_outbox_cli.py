@@ -19,13 +19,14 @@ from tests.sinks import SmtpSink, WebhookSink
 def test_smtp_settings_come_from_the_environment_and_the_password_is_not_in_their_repr():
     settings = Settings.from_env({"INCIDENTS_SMTP_HOST": "mail.example.org", "INCIDENTS_SMTP_PORT": "2525",
                                   "INCIDENTS_SMTP_USERNAME": "bot", "INCIDENTS_SMTP_PASSWORD": "hunter2-secret",
-                                  "INCIDENTS_SMTP_FROM": "incidents@example.org", "INCIDENTS_SEND_SECONDS": "2.5"})
+                                  "INCIDENTS_SMTP_FROM": "incidents@example.org", "INCIDENTS_SEND_SECONDS": "2.5",
+                                  "INCIDENTS_PUBLIC_URL": "https://incidents.example.org"})
     assert (settings.smtp_host, settings.smtp_port, settings.smtp_username, settings.smtp_from) == (
         "mail.example.org", 2525, "bot", "incidents@example.org")
     assert settings.smtp_starttls and settings.smtp_configured and settings.send_seconds == 2.5
     assert "hunter2-secret" not in repr(settings)
     plain = Settings.from_env({"INCIDENTS_SMTP_HOST": "127.0.0.1", "INCIDENTS_SMTP_FROM": "a@b",
-                               "INCIDENTS_SMTP_STARTTLS": "0"})
+                               "INCIDENTS_SMTP_STARTTLS": "0", "INCIDENTS_PUBLIC_URL": "http://127.0.0.1:5000"})
     assert plain.smtp_port == 587 and not plain.smtp_starttls
     assert not Settings.from_env({}).smtp_configured
 
@@ -34,7 +35,8 @@ def test_bad_smtp_settings_are_refused_naming_the_variable():
     with pytest.raises(ValueError, match="INCIDENTS_SMTP_FROM"):
         Settings.from_env({"INCIDENTS_SMTP_HOST": "mail.example.org"})
     with pytest.raises(ValueError, match="INCIDENTS_SMTP_PORT must be a port number, not 'smtp'"):
-        Settings.from_env({"INCIDENTS_SMTP_HOST": "h", "INCIDENTS_SMTP_FROM": "a@b", "INCIDENTS_SMTP_PORT": "smtp"})
+        Settings.from_env({"INCIDENTS_SMTP_HOST": "h", "INCIDENTS_SMTP_FROM": "a@b", "INCIDENTS_SMTP_PORT": "smtp",
+                           "INCIDENTS_PUBLIC_URL": "https://incidents.example.org"})
 
 
 def test_backoff_doubles_from_30_seconds_up_to_an_hour():
