@@ -45,7 +45,6 @@ class CaseRecord(SealedCase):
         self.__dict__.update(values)
         self._master = master_key
         self._read_version = values["version"]
-        self.told = None  # who may be told of its tasks (notifications.told_of) when read with it
         self.locked = False  # read with a row lock held until the transaction ends
 
     def _master_key(self):

@@ -12,8 +12,6 @@ from sqlalchemy.orm import sessionmaker
 
 from .writes import WRITES, drop_held, send_held
 
-
-
 # SQLite's `synchronous` settings a URL may ask for (`sqlite:///cases.sqlite3?synchronous=normal`): FULL, the
 # default, syncs the write-ahead log at every commit, so a change the app answered for survives a power cut or a
 # crash of the machine; NORMAL syncs only at checkpoints: it survives the app's crash, but the last changes before

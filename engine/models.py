@@ -94,6 +94,7 @@ class SealedCase:
     """
 
     ready = None  # its ready tasks (ReadyRows) when known without reading them: read with it, or a new case's none
+    told = None  # who may be told of its tasks (notifications.told_of) when read with it
 
     def _master_key(self):
         return object_session(self).info["master_key"]

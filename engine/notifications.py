@@ -70,7 +70,7 @@ def enqueue(session, case, rows) -> None:
         return
     connection = session.connection()
     # read with the case where it was (caserecords.case_of_task), else now
-    people, hook = getattr(case, "told", None) or told_of(
+    people, hook = case.told or told_of(
         case.event_name, *connection.execute(_STAFF_OF, {"event_name": case.event_name}).one())
     hook = hook and not case.excluded_staff
     messages = []

@@ -8,11 +8,15 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class json_list(FunctionElement):
-    """A column's values over a group as one JSON array: json_group_array on SQLite, json_agg on PostgreSQL."""
+class _JsonAggregate(FunctionElement):
+    """An aggregate whose value is JSON; each subclass says how each database spells it (@compiles)."""
 
     type = JSON()
     inherit_cache = True
+
+
+class json_list(_JsonAggregate):
+    """A column's values over a group as one JSON array: json_group_array on SQLite, json_agg on PostgreSQL."""
 
 
 @compiles(json_list)
@@ -25,12 +29,9 @@ def _json_group_array(element, compiler, **kw):
     return f"json_group_array({compiler.process(element.clauses, **kw)})"
 
 
-class json_rows(FunctionElement):
+class json_rows(_JsonAggregate):
     """Rows of the given columns over a group as one JSON array of arrays ([[a, b], ...]); a JSON column
     stays JSON inside (not a string of it)."""
-
-    type = JSON()
-    inherit_cache = True
 
 
 @compiles(json_rows)
