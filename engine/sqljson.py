@@ -9,7 +9,11 @@ from sqlalchemy.sql.functions import FunctionElement
 
 
 class _JsonAggregate(FunctionElement):
-    """An aggregate whose value is JSON; each subclass says how each database spells it (@compiles)."""
+    """An aggregate whose value is JSON; each subclass says how each database spells it (@compiles).
+
+    Every subclass sets inherit_cache itself: SQLAlchemy reads it from the class's own namespace, and a subclass
+    without it makes every statement using it compiled anew each time (with a warning).
+    """
 
     type = JSON()
     inherit_cache = True
@@ -17,6 +21,8 @@ class _JsonAggregate(FunctionElement):
 
 class json_list(_JsonAggregate):
     """A column's values over a group as one JSON array: json_group_array on SQLite, json_agg on PostgreSQL."""
+
+    inherit_cache = True
 
 
 @compiles(json_list)
@@ -32,6 +38,8 @@ def _json_group_array(element, compiler, **kw):
 class json_rows(_JsonAggregate):
     """Rows of the given columns over a group as one JSON array of arrays ([[a, b], ...]); a JSON column
     stays JSON inside (not a string of it)."""
+
+    inherit_cache = True
 
 
 @compiles(json_rows)
