@@ -51,10 +51,10 @@ def list_inbox(uow, actor) -> list:
     # everywhere (by role), and those of the actor's events (by the cases' event_name, then their tasks)
     rows = []
     if everywhere:
-        rows += uow.session.execute(_INBOX_BY_ROLE, {"roles": everywhere}).tuples()
+        rows += uow.session.execute(_INBOX_BY_ROLE, {"roles": everywhere})
     local = [role for role in at_events if role not in everywhere]
     if local and actor.events:
-        rows += uow.session.execute(_INBOX_AT_EVENTS, {"events": sorted(actor.events), "roles": local}).tuples()
+        rows += uow.session.execute(_INBOX_AT_EVENTS, {"events": sorted(actor.events), "roles": local})
     # newest case first (case ids grow as cases open; created_at sits behind the state in the row, which
     # SQLite would read through its overflow pages for every case), each case's tasks oldest first; the rows
     # taken apart as the tuples they are (a Row's attributes cost a third of a millisecond for 100 tasks)
