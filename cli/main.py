@@ -126,6 +126,10 @@ def cmd_user_set_email(args, settings):
 
 def cmd_webhook_set(args, settings):
     """Tell an incoming webhook (Slack or Discord) about ready tasks of an event's cases."""
+    if not settings.public_url:  # a post's link must open from a chat app: a bare /tasks/... path does not
+        print("INCIDENTS_PUBLIC_URL is not set: a webhook post links to the task with it (e.g. "
+              "https://incidents.example.org); set it, then set the webhook", file=sys.stderr)
+        return 1
     system = _system(settings)
     try:
         with system.writing() as uow:

@@ -141,6 +141,9 @@ def _prepare(uow, settings, n, now, known):
         hook = session.get(EventWebhook, n.recipient)
         if hook is None:
             return _settle(n, SKIPPED, "the event's webhook was removed", now)
+        if not settings.public_url:  # set after the webhook was, or removed since: a path alone opens nothing
+            return _settle(n, OUTBOX, "kept in the outbox: INCIDENTS_PUBLIC_URL is not set, and a webhook post "
+                                      "needs the full link", now)
         address = webhook_url(session, hook)
     n.status, n.attempts, n.claimed_at = SENDING, n.attempts + 1, utcnow()
     return Outgoing(n.id, n.channel, address, **compose(n, settings.public_url),

@@ -307,6 +307,16 @@ def test_the_event_webhook_gets_one_post_that_slack_and_discord_both_read(system
     assert "secret-path-token" not in sealed and "127.0.0.1" not in sealed
 
 
+def test_without_the_public_url_a_webhook_message_stays_in_the_outbox(system, people, hook):
+    open_case(system, people["onsite"])  # no INCIDENTS_PUBLIC_URL: its link would be a bare /tasks/... path
+    assert delivery.deliver(system, due_only=False) == {"outbox": 3}  # and no SMTP: the two emails too
+    assert hook.bodies == []
+    assert [m[1:] for m in messages(system, channel="webhook")] == [("webhook", EVENT, "outbox")]
+    with system.reading() as uow:
+        detail = uow.session.scalars(select(Notification.detail).where(Notification.channel == "webhook")).one()
+    assert "INCIDENTS_PUBLIC_URL is not set" in detail
+
+
 def test_no_email_or_webhook_post_carries_anything_the_case_recorded(api, client, system, people, smtp, hook):
     from tests.test_encryption import HARASSER, REPORTER, SECRETS, STATEMENT, WITNESS
     from tests.test_api import do as api_do, open_case as api_open_case

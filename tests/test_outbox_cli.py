@@ -101,6 +101,10 @@ def test_emails_and_webhooks_are_set_by_command_and_bad_ones_are_refused(env):
     assert removed.returncode == 0 and "sam: no email address; notifications stay in the outbox" in removed.stdout
     assert "notifications by email to sam@example.org" in run(env, "user", "set-email", "sam", "sam@example.org").stdout
     assert "username: No such user." in run(env, "user", "set-email", "nobody", "n@example.org").stderr
+    no_public_url = run(env, "webhook", "set", "HackA", "https://hooks.example.org/services/T0/SECRET")
+    assert no_public_url.returncode == 1 and "INCIDENTS_PUBLIC_URL is not set" in no_public_url.stderr
+    env = {**env, "INCIDENTS_PUBLIC_URL": "https://incidents.example.org"}
+    assert run(env, "webhook", "list").stdout.strip() == "0 webhooks"  # nothing was stored by the refusal
     refused = run(env, "webhook", "set", "HackA", "not-a-url")
     assert refused.returncode == 1 and "url: Give the webhook's full URL" in refused.stderr
     assert run(env, "webhook", "set", "HackA", "https://hooks.example.org/services/T0/SECRET").returncode == 0
@@ -118,7 +122,8 @@ def test_the_outbox_command_lists_messages_and_sends_the_pending_ones_now(env):
         assert run(env, "init").returncode == 0
         assert run(env, "user", "add", "sam", "--role", "onsite_staff", "--password", "long enough",
                    "--event", "HackA", "--email", "sam@example.org").returncode == 0
-        assert run(env, "webhook", "set", "HackA", hook.url).returncode == 0
+        assert run({**env, "INCIDENTS_PUBLIC_URL": "https://incidents.example.org"},
+                   "webhook", "set", "HackA", hook.url).returncode == 0
         system = build(Settings(database_url=env["INCIDENTS_DATABASE_URL"], master_key=MASTER_KEY))
         with system.writing() as uow:
             sam = users.actor_for(uow, "sam")
