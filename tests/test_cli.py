@@ -173,3 +173,28 @@ def test_move_case_moves_an_open_case_to_a_published_version_as_a_policy_account
     assert not_policy.returncode == 1 and "only policy staff" in not_policy.stderr
     assert run(env, "move-case", str(case["id"]), version, "--by", "ghost").returncode == 2
     assert run(env, "move-case", str(case["id"]), "abc", "--by", "pol").returncode == 2
+
+
+def test_the_access_log_can_print_only_method_path_status_and_time(tmp_path):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from cli.gunicorn_logging import RedactingLogger
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    # a format asking for everything gunicorn could offer: the address, the request line and query, headers both
+    # ways, the environment
+    config.set("access_log_format", '%(h)s "%(r)s" %(q)s %({authorization}i)s %({set-cookie}o)s '
+                                    '%({remote_addr}e)s %(a)s "%(m)s %(U)s" %(s)s %(L)ss')
+    logger = RedactingLogger(config)
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/reporter/secret-token-value", "QUERY_STRING": "q=x",
+               "RAW_URI": "/api/reporter/secret-token-value?q=x", "SERVER_PROTOCOL": "HTTP/1.1",
+               "REMOTE_ADDR": "10.1.2.3", "HTTP_AUTHORIZATION": "Bearer bearer-secret", "HTTP_USER_AGENT": "phone"}
+    request = SimpleNamespace(headers=[("AUTHORIZATION", "Bearer bearer-secret"), ("USER-AGENT", "phone")])
+    response = SimpleNamespace(status="200 OK", headers=[("Set-Cookie", "session=cookie-secret")], sent=12)
+    logger.access(response, request, environ, timedelta(milliseconds=3, microseconds=5))
+    for handler in logger.access_log.handlers:
+        handler.flush()
+    assert (tmp_path / "access.log").read_text() == '- "-" - - - - - "POST /api/reporter/<token>" 200 0.003005s\n'
