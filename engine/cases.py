@@ -3,6 +3,8 @@
 Each takes a unit of work and plain values and returns plain data; nothing here knows about HTTP.
 """
 import logging
+import threading
+import weakref
 
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -27,9 +29,22 @@ log = logging.getLogger(__name__)  # ids, task names and roles only: never case 
 def validate(form_class, data) -> dict:
     """Load `data` through a form; raise InvalidSubmission with {field: [messages]} on any problem."""
     try:
-        return form_class().load({} if data is None else data)
+        return _form(form_class).load({} if data is None else data)
     except ValidationError as err:
         raise InvalidSubmission(_flatten(err.messages)) from None
+
+
+_forms = threading.local()
+
+
+def _form(form_class):
+    """This thread's instance of a form: a load keeps nothing on it, and building one copies every field (a
+    twentieth of a millisecond a request). One per thread all the same (a worker's timer thread validates too)."""
+    forms = _forms.__dict__.setdefault("by_class", weakref.WeakKeyDictionary())  # a retired version's go with it
+    form = forms.get(form_class)
+    if form is None:
+        form = forms[form_class] = form_class()
+    return form
 
 
 def _flatten(messages) -> dict:

@@ -104,3 +104,20 @@ def test_nested_typename_keys_are_rejected():
     errors = errors_of(FORMS["inform_aware_people"], {"informed_people": ["a"], "no_details_shared": True,
                                                       "x": {"typename": "BpmnWorkflow"}})
     assert "x.typename" in errors
+
+
+def test_a_form_checks_each_submission_on_its_own_and_each_thread_has_its_own_instance():
+    import threading
+
+    from engine.cases import _form
+    bad = errors_of(INTAKE_FORM, {"event_format": "on the moon"})
+    assert "event_format" in bad and "event_name" in bad
+    intake = {"event_name": "Hack", "event_format": "in_person", "region": "europe",
+              "opened_by_role": "onsite_staff", "reporter_anonymous": True}
+    assert validate(INTAKE_FORM, intake)["event_name"] == "Hack"  # nothing of the refused one lingers
+    assert set(errors_of(INTAKE_FORM, {**intake, "region": "mars"})) == {"region"}
+    other = []
+    thread = threading.Thread(target=lambda: other.append(_form(INTAKE_FORM)))
+    thread.start()
+    thread.join()
+    assert _form(INTAKE_FORM) is _form(INTAKE_FORM) and other[0] is not _form(INTAKE_FORM)
