@@ -3,12 +3,12 @@
 A message names the task's title, the event and a link to the task, nothing else: never the names,
 the account or any other data of the case. The sender (engine/delivery.py) delivers it later.
 """
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import Text, and_, bindparam, cast, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .access import is_told_of_task
 from .errors import InvalidSubmission, NotAllowed
-from .models import EventWebhook, Notification, User, UserEvent
+from .models import Case, EventWebhook, Notification, User, UserEvent
 from .roles import INCIDENT_TEAM, REPORTER
 from .sqljson import json_rows
 from .statements import Prepared
@@ -86,10 +86,17 @@ def enqueue(session, case, rows) -> None:
 
 
 def list_for(uow, actor, everyone=False, limit=100) -> list:
-    """The messages sent to `actor`, newest first; with `everyone`, every message (the incident team only)."""
+    """The messages sent to `actor`, newest first; with `everyone`, every message (the incident team only).
+
+    Never a message of a case that excludes the actor: to them that case does not exist, and its messages
+    would show its tasks, its event and who handles it.
+    """
     if everyone and INCIDENT_TEAM not in actor.roles:
         raise NotAllowed("only the Incident Response Team sees everyone's notifications")
-    query = select(Notification)
+    mine = uow.session.info["master_key"].exclusion_digest(actor.username)  # case rows keep digests, not names
+    # the exclusions' JSON text holds each digest in quotes: a hex digest is matched whole, and has no wildcard
+    excluded = func.coalesce(cast(Case.excluded_staff, Text), "").contains(f'"{mine}"', autoescape=True)
+    query = select(Notification).outerjoin(Case, Case.id == Notification.case_id).where(~excluded)
     if not everyone:
         query = query.where(Notification.channel == EMAIL, Notification.recipient == actor.username)
     return _listed(uow.session, query, limit)

@@ -364,6 +364,34 @@ def test_without_smtp_messages_wait_in_the_outbox_page_of_each_recipient(system,
     assert "email to olga" in everyone and "email to bea" in everyone
 
 
+def test_the_team_list_of_everyones_messages_leaves_out_cases_that_exclude_the_reader(
+        system, people, client, make_user, _public):
+    from tests.test_pages import login
+    make_user("tess", "incident_team")
+    hidden = open_case(system, people["onsite"], excluded_staff=["tess"])
+    for task, data in SAFE:  # tasks of several roles: on-site staff and the team are told
+        do(system, people["onsite"], hidden["id"], task, data)
+    seen = open_case(system, people["onsite"])
+    delivery.deliver(system)
+    hidden_tasks = set(messages_of_case(system, hidden["id"]))
+    assert len(hidden_tasks) >= 3
+    login(client, "tess")
+    assert client.get(f"/cases/{hidden['id']}").status_code == 404
+    page = client.get("/outbox?all=1").get_data(as_text=True)
+    assert f"/tasks/{seen['tasks'][0]['id']}" in page  # everyone's messages are listed...
+    for task_id in hidden_tasks:  # ...but none of the case that does not exist for her
+        assert f"/tasks/{task_id}" not in page
+    client.post("/logout", data={"csrf_token": _csrf(client)})
+    login(client, "tom")  # a team member it does not exclude sees them all
+    page = client.get("/outbox?all=1").get_data(as_text=True)
+    assert all(f"/tasks/{task_id}" in page for task_id in hidden_tasks)
+
+
+def messages_of_case(system, case_id):
+    with system.reading() as uow:
+        return uow.session.scalars(select(Notification.task_id).where(Notification.case_id == case_id)).all()
+
+
 def test_the_served_workers_send_in_the_background_each_message_once(system, people, smtp, serve):
     port, token = serve(workers=2, INCIDENTS_SEND_SECONDS="0.2", INCIDENTS_SMTP_HOST="127.0.0.1",
                         INCIDENTS_SMTP_PORT=str(smtp.port), INCIDENTS_SMTP_FROM="incidents@example.test",
