@@ -87,7 +87,8 @@ def _data(smtp, message):
 
 
 def post_webhook(url: str, payload: dict) -> None:
-    """POST `payload` as JSON to an incoming webhook; any 2xx answer means it was posted."""
+    """POST `payload` as JSON to an incoming webhook; any 2xx answer means it was posted, a 3xx or 4xx that it
+    was not (so it can be tried again), a 5xx that it may have been."""
     parts = urlsplit(url)
     connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = connection_type(parts.hostname, parts.port, timeout=TIMEOUT)
@@ -106,7 +107,9 @@ def post_webhook(url: str, payload: dict) -> None:
             raise Uncertain(f"connection lost while posting to the webhook ({_name(err)})") from None
     finally:
         connection.close()
-    if not 200 <= status < 300:
+    if status >= 500:  # a server error (or a proxy's timeout) proves nothing: the post may have been made
+        raise Uncertain(f"the webhook answered HTTP {status}")
+    if not 200 <= status < 300:  # refused (4xx: rate limited, bad request, no such hook) or redirected: not posted
         raise Undelivered(f"the webhook answered HTTP {status}")
 
 

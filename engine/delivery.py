@@ -1,22 +1,30 @@
 """The sender: claims due messages from the outbox, delivers each at most once, retries definite failures.
 
-Each message goes through three short transactions: claim (pending -> sending, attempts + 1; rows
-locked with SKIP LOCKED on PostgreSQL, the write lock taken at BEGIN on SQLite), send (outside any
-transaction, so a slow SMTP server never holds a database lock), record (sent, or back to pending
-with exponential backoff, or failed after MAX_ATTEMPTS).
+Messages go through short transactions: a claim of a batch (pending -> sending, attempts + 1, the
+batch's token and time; rows locked with SKIP LOCKED on PostgreSQL, the write lock taken at BEGIN on
+SQLite), then for each message of the batch, one after the other in id order, the send (outside any
+transaction, so a slow SMTP server never holds a database lock) and its record (sent, or back to
+pending with exponential backoff, or failed after MAX_ATTEMPTS).
 
 Never twice: a message is only sent again after a failure that proves it did not arrive (refused,
 or no connection). If the connection breaks after the message was handed over, or the sender dies
-between sending and recording, the message stays `unknown` (a claim older than LEASE becomes
-unknown) and is never sent again: the outbox shows it, and the task is in the recipient's inbox
-anyway. The cost of this choice is that a sender killed after claiming but before sending loses
-that one message; the alternative (send again after a crash) could tell someone twice.
+between sending and recording, the message stays `unknown` and is never sent again: the outbox shows
+it, and the task is in the recipient's inbox anyway.
+
+A sender that stops mid-batch (killed, or its database failing) loses at most the one message it was
+sending. Its batch went out in id order, each message recorded before the next was tried, so of the
+batch's messages still `sending` only the first can have been tried: when the claim is older than
+LEASE, that one becomes `unknown` and the others go back to pending, untried. A sender that fails
+mid-batch puts the untried rest back at once. A sender starts no message later than LEASE / 2 after
+its claim (it puts the rest back instead), and every network operation of a send has a 20 s timeout,
+so when a lease runs out its sender is no longer sending anything of that batch.
 """
 import logging
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select, true
 from sqlalchemy.orm import defer
@@ -48,6 +56,7 @@ class Outgoing:
     text: str
     line: str
     message_id: str
+    claim: str
 
 
 def backoff(attempts: int) -> timedelta:
@@ -66,13 +75,50 @@ def deliver(system, now=None, due_only=True, pause=0.0) -> Counter:
     now = now or utcnow()
     report, seen = Counter(), set()
     while True:
+        started = _clock()
         claimed = _claim(system, now, due_only, seen, report)
         if claimed is None:
             return report
-        for message in claimed:
-            report[_record(system, message, _send(system.settings, message), now)] += 1
+        for i, message in enumerate(claimed):  # in id order: see the module's docstring
+            if _clock() - started > LEASE.total_seconds() / 2:  # the lease must outlast the send
+                report[PENDING] += _put_back(system, claimed[i:], "its sender ran out of time before trying it")
+                break
+            try:
+                report[_record(system, message, _send(system.settings, message), now)] += 1
+            except BaseException:
+                # this one may have gone out and stays `sending` (unknown once its lease runs out); the rest
+                # were not tried: they go back now, if the database lets us
+                try:
+                    _put_back(system, claimed[i + 1:], "its sender failed before trying it")
+                except Exception as err:
+                    log.error("could not put back %d untried messages (%s); they go back when their lease runs out",
+                              len(claimed) - i - 1, type(err).__name__)
+                raise
         if pause:
             time.sleep(pause)
+
+
+_clock = time.monotonic  # (tests replace it)
+
+
+def _put_back(system, messages, why) -> int:
+    """Return claimed messages that were not tried to pending, untouched by the claim; returns how many."""
+    if not messages:
+        return 0
+    claim = messages[0].claim
+    with system.writing() as uow:
+        rows = uow.session.scalars(select(Notification).where(
+            Notification.id.in_([m.id for m in messages]), Notification.status == SENDING,
+            Notification.claim == claim)).all()
+        for n in rows:
+            _unclaim(n, why)
+        uow.commit()
+    return len(rows)
+
+
+def _unclaim(n, why):
+    n.status, n.attempts, n.claimed_at, n.claim = PENDING, n.attempts - 1, None, None
+    n.detail = f"not sent: {why}; it goes out again"
 
 
 def _claim(system, now, due_only, seen, report):
@@ -86,14 +132,13 @@ def _claim(system, now, due_only, seen, report):
             return None
     with system.writing() as uow:
         session = uow.session
-        for n in session.scalars(select(Notification).where(*stale)):
-            _settle(n, UNKNOWN, "the sender stopped while delivering it; not sent again, so never twice", now)
-            report[UNKNOWN] += 1
+        _recover(session, stale, report, now)
         query = select(Notification).where(*waiting).order_by(
             Notification.next_attempt_at, Notification.id).limit(BATCH)
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         claimed, known = [], {}
+        claim = Claim(uuid.uuid4().hex, utcnow())
         # the batch's changes are written once, at the commit (not one flush per message before each read)
         with session.no_autoflush:
             batch = session.scalars(query).all()
@@ -107,7 +152,7 @@ def _claim(system, now, due_only, seen, report):
             seen.add(n.id)
             try:
                 with session.no_autoflush:
-                    message = _prepare(uow, system.settings, n, now, known)
+                    message = _prepare(uow, system.settings, n, now, known, claim)
             except Exception as err:  # one message that cannot be prepared must not block the queue behind it
                 log.error("notification %d: unexpected %s while preparing it", n.id, type(err).__name__)
                 message = _settle(n, FAILED, f"could not be prepared ({type(err).__name__})", now)
@@ -116,10 +161,33 @@ def _claim(system, now, due_only, seen, report):
             else:
                 claimed.append(message)
         uow.commit()
-    return claimed
+    return sorted(claimed, key=lambda m: m.id)
 
 
-def _prepare(uow, settings, n, now, known):
+@dataclass(frozen=True)
+class Claim:
+    token: str  # the batch's
+    at: datetime  # when it was claimed: the same for the whole batch, so its lease runs out for all at once
+
+
+def _recover(session, stale, report, now):
+    """Settle the messages of senders whose lease ran out: in each batch, the first still `sending` may have
+    gone out (unknown, never sent again); the ones after it were never tried (back to pending)."""
+    query = select(Notification).where(*stale).order_by(Notification.id)
+    if session.bind.dialect.name == "postgresql":
+        # another sender recovering at once skips these; what it recovered is no longer `sending` here
+        query = query.with_for_update(skip_locked=True)
+    first = set()
+    for n in session.scalars(query):
+        if n.claim is None or n.claim not in first:  # (claimed before batches had a token: unknown too)
+            first.add(n.claim)
+            _settle(n, UNKNOWN, "the sender stopped while delivering it; not sent again, so never twice", now)
+            report[UNKNOWN] += 1
+        else:
+            _unclaim(n, "its sender stopped before trying it")  # counted when it is settled
+
+
+def _prepare(uow, settings, n, now, known, claim):
     """Claim one message and return it ready to send, or settle it (skipped, outbox) and return None.
 
     `known` keeps what the batch already read (its tasks and cases, recipients, their addresses): one look each.
@@ -145,9 +213,9 @@ def _prepare(uow, settings, n, now, known):
             return _settle(n, OUTBOX, "kept in the outbox: INCIDENTS_PUBLIC_URL is not set, and a webhook post "
                                       "needs the full link", now)
         address = webhook_url(session, hook)
-    n.status, n.attempts, n.claimed_at = SENDING, n.attempts + 1, utcnow()
+    n.status, n.attempts, n.claimed_at, n.claim = SENDING, n.attempts + 1, claim.at, claim.token
     return Outgoing(n.id, n.channel, address, **compose(n, settings.public_url),
-                    message_id=_message_id(n, settings.smtp_from))
+                    message_id=_message_id(n, settings.smtp_from), claim=claim.token)
 
 
 def _once(known, key, read):

@@ -286,6 +286,8 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the batch of the sender that claimed it (its messages go out one by one, in id order: engine/delivery.py)
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # why it is in its state: the last error, or why it was not sent; never personal data
     detail: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

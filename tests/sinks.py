@@ -70,10 +70,11 @@ class SmtpSink:
 
 
 class WebhookSink:
-    """An HTTP server on 127.0.0.1 that keeps every JSON body POSTed to it; `fail` answers the next n with 500."""
+    """An HTTP server on 127.0.0.1 that keeps every JSON body POSTed to it; `fail` answers the next n with
+    `fail_status` (429 by default, what Slack and Discord answer when rate limited: not posted), keeping nothing."""
 
     def __init__(self):
-        self.bodies, self.fail = [], 0
+        self.bodies, self.fail, self.fail_status, self.refused = [], 0, 429, 0
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,7 +82,8 @@ class WebhookSink:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if sink.fail:
                     sink.fail -= 1
-                    self.send_response(500)
+                    sink.refused += 1
+                    self.send_response(sink.fail_status)
                 else:
                     sink.bodies.append(json.loads(body))
                     self.send_response(204)  # what Discord answers

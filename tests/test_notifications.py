@@ -228,7 +228,7 @@ def test_a_message_that_never_gets_through_is_marked_failed(system, people, smtp
     assert len(listed) == 3 and {m["attempts"] for m in listed} == {delivery.MAX_ATTEMPTS}
     details = {m["detail"] for m in listed}
     assert details == {"gave up after 8 attempts: cannot connect to the SMTP server (ConnectionRefusedError)",
-                       "gave up after 8 attempts: the webhook answered HTTP 500"}
+                       "gave up after 8 attempts: the webhook answered HTTP 429"}
     assert delivery.deliver(system, now=now + timedelta(days=1)) == {}
 
 
@@ -273,6 +273,86 @@ def test_a_sender_that_died_between_claim_and_record_leaves_the_message_unknown(
     assert delivery.deliver(system, now=now) == {"unknown": 1}
     assert {m["recipient"]: m["status"] for m in _listed(system)} == {"olga": "unknown", "bea": "sending"}
     assert smtp.received == []
+
+
+def _statuses(system):
+    with system.reading() as uow:
+        return [(n.status, n.attempts) for n in uow.session.scalars(select(Notification).order_by(Notification.id))]
+
+
+def _age_claims(system):
+    """As if the lease of every claim ran out."""
+    with system.writing() as uow:
+        for n in uow.session.scalars(select(Notification).where(Notification.status == "sending")):
+            n.claimed_at -= delivery.LEASE + timedelta(seconds=1)
+        uow.commit()
+
+
+def test_a_sender_that_fails_mid_batch_puts_back_what_it_did_not_try(system, people, smtp, monkeypatch):
+    for _ in range(3):
+        open_case(system, people["onsite"])  # 6 messages: olga and bea for each case, one batch
+    record, calls = delivery._record, []
+
+    def failing_record(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database gone")  # the second message went out, its record did not
+        return record(*args)
+    monkeypatch.setattr(delivery, "_record", failing_record)
+    with pytest.raises(RuntimeError):
+        delivery.deliver(system)
+    assert len(smtp.received) == 2
+    assert _statuses(system) == [("sent", 1), ("sending", 1)] + [("pending", 0)] * 4  # untried, as never claimed
+    monkeypatch.setattr(delivery, "_record", record)
+    assert delivery.deliver(system) == {"sent": 4}  # the untried ones at once; the one in flight waits its lease
+    _age_claims(system)
+    assert delivery.deliver(system) == {"unknown": 1}
+    ids = [m["Message-ID"] for m in smtp.received]
+    assert len(ids) == 6 and len(set(ids)) == 6  # every message once, the uncertain one included
+    assert [status for status, _ in _statuses(system)] == ["sent", "unknown", "sent", "sent", "sent", "sent"]
+
+
+def test_a_sender_killed_mid_batch_loses_only_the_message_it_was_sending(system, people, smtp):
+    for _ in range(2):
+        open_case(system, people["onsite"])
+    now = utcnow()
+    with system.writing() as uow:  # a batch claimed by a sender killed while sending its first message
+        rows = uow.session.scalars(select(Notification).order_by(Notification.id)).all()
+        for n in rows:
+            n.status, n.attempts, n.claim, n.claimed_at = "sending", 1, "a" * 32, now - delivery.LEASE
+        rows[3].claim = None  # one claimed before batches had a token: it may have been sent too
+        uow.commit()
+    assert delivery.deliver(system) == {"unknown": 2, "sent": 2}
+    assert _statuses(system) == [("unknown", 1), ("sent", 1), ("sent", 1), ("unknown", 1)]
+    assert len(smtp.received) == 2
+
+
+def test_a_sender_out_of_time_puts_the_rest_of_its_batch_back_before_its_lease_runs_out(
+        system, people, smtp, monkeypatch):
+    for _ in range(2):
+        open_case(system, people["onsite"])
+    half = delivery.LEASE.total_seconds() / 2
+    ticks = iter([0.0, 0.0, half + 1])  # the claim, the first message, then a slow first send
+    monkeypatch.setattr(delivery, "_clock", lambda: next(ticks, half + 1))
+    assert delivery.deliver(system) == {"sent": 1, "pending": 3}
+    assert _statuses(system) == [("sent", 1)] + [("pending", 0)] * 3
+    with system.reading() as uow:
+        assert {n.detail for n in uow.session.scalars(select(Notification).where(Notification.status == "pending"))} \
+            == {"not sent: its sender ran out of time before trying it; it goes out again"}
+    monkeypatch.setattr(delivery, "_clock", time.monotonic)
+    assert delivery.deliver(system) == {"sent": 3}
+    ids = [m["Message-ID"] for m in smtp.received]
+    assert len(ids) == 4 and len(set(ids)) == 4
+
+
+def test_a_webhook_server_error_may_have_posted_so_it_is_not_posted_again(system, people, hook, _public):
+    open_case(system, people["onsite"])
+    hook.fail, hook.fail_status = 1, 502
+    assert delivery.deliver(system, now=utcnow())["unknown"] == 1
+    (n,) = [m for m in _listed(system) if m["channel"] == "webhook"]
+    assert n["status"] == "unknown" and n["detail"].startswith("the webhook answered HTTP 502")
+    assert delivery.deliver(system, due_only=False, now=utcnow() + timedelta(days=1)) == {}
+    assert hook.refused == 1 and hook.bodies == []  # one post reached it; none was tried again
 
 
 def test_a_message_that_cannot_be_prepared_fails_alone_and_does_not_block_the_others(system, people, smtp, hook):
