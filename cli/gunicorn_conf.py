@@ -14,3 +14,18 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     worker.log.info("worker ready: %d start-up objects left out of garbage collection", gc.get_freeze_count())
+
+
+STOP_SECONDS = 20  # within gunicorn's graceful timeout (30 s), after which the arbiter kills the worker
+
+
+def worker_exit(server, worker):
+    """A stopping worker lets its sender finish the message it is sending (and put back the rest of its batch)
+    and its ticker the tick in progress, rather than dying in the middle of them."""
+    from web import stop_background
+    app = getattr(worker, "wsgi", None)
+    if app is None or not hasattr(app, "extensions"):
+        return
+    still = stop_background(app, STOP_SECONDS)
+    if still:
+        worker.log.warning("stopped with %s still running", ", ".join(still))

@@ -20,6 +20,7 @@ its claim (it puts the rest back instead), and every network operation of a send
 so when a lease runs out its sender is no longer sending anything of that batch.
 """
 import logging
+import threading
 import time
 import uuid
 from collections import Counter
@@ -64,17 +65,18 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
 
 
-def deliver(system, now=None, due_only=True, pause=0.0) -> Counter:
+def deliver(system, now=None, due_only=True, pause=0.0, stop=None) -> Counter:
     """Deliver every pending message that is due by `now` (with `due_only` False: every pending one), once each.
 
     Returns how many messages it left in each status. Safe to run from several processes at once:
     each message is claimed by exactly one of them. Between two batches it waits `pause` seconds: a
     served worker's sender working through a backlog would otherwise take the write lock again at once,
-    batch after batch, and people's changes would wait behind it.
+    batch after batch, and people's changes would wait behind it. Once the event `stop` is set (the
+    worker is shutting down), it tries nothing more: the rest of its batch goes back to pending.
     """
     now = now or utcnow()
     report, seen = Counter(), set()
-    while True:
+    while stop is None or not stop.is_set():
         started = _clock()
         claimed = _claim(system, now, due_only, seen, report)
         if claimed is None:
@@ -83,6 +85,9 @@ def deliver(system, now=None, due_only=True, pause=0.0) -> Counter:
             if _clock() - started > LEASE.total_seconds() / 2:  # the lease must outlast the send
                 report[PENDING] += _put_back(system, claimed[i:], "its sender ran out of time before trying it")
                 break
+            if stop is not None and stop.is_set():
+                report[PENDING] += _put_back(system, claimed[i:], "its sender was stopping")
+                return report
             try:
                 report[_record(system, message, _send(system.settings, message), now)] += 1
             except BaseException:
@@ -96,6 +101,7 @@ def deliver(system, now=None, due_only=True, pause=0.0) -> Counter:
                 raise
         if pause:
             time.sleep(pause)
+    return report
 
 
 _clock = time.monotonic  # (tests replace it)
@@ -290,4 +296,5 @@ SENDER_PAUSE = 0.05  # between batches of the background sender: people's change
 
 def start_background_sender(system, seconds: float):
     """Every `seconds`, deliver the due messages, in a daemon thread (`incidents serve` runs one per worker)."""
-    return run_every(seconds, "incidents-sender", lambda: deliver(system, pause=SENDER_PAUSE))
+    stop = threading.Event()  # set when the worker stops: the sender ends after the message it is sending
+    return run_every(seconds, "incidents-sender", lambda: deliver(system, pause=SENDER_PAUSE, stop=stop), stop)

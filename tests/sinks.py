@@ -1,4 +1,5 @@
 """Real servers on loopback that receive what the notifier sends: SMTP (aiosmtpd) and an incoming webhook (HTTP)."""
+import asyncio
 import datetime
 import email
 import email.policy
@@ -22,13 +23,15 @@ class SmtpSink:
     """An SMTP server on 127.0.0.1 that keeps every message it accepts.
 
     `refuse` answers the next n messages with 451 after their data; `drop` closes the connection
-    after the next n messages' data without answering (the client cannot know if they arrived).
+    after the next n messages' data without answering (the client cannot know if they arrived); `delay`
+    waits that many seconds before answering each message's data.
     With `tls_dir`, it offers STARTTLS with a self-signed certificate and requires a login.
     """
 
     def __init__(self, tls_dir=None, login=("mailer", "mail-pass")):
         self.received, self.raw, self.logins = [], [], []
         self.refuse = self.drop = 0
+        self.delay = 0.0
         self.port = free_port()
         self._login = login
         kwargs = {}
@@ -47,6 +50,8 @@ class SmtpSink:
         return AuthResult(success=ok)
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.drop:
             self.drop -= 1
             server.transport.close()

@@ -2,6 +2,8 @@
 
 Who is told, that a change rolled back tells no one, retries with backoff, never twice, never a name.
 """
+import os
+import signal
 import threading
 import time
 from dataclasses import replace
@@ -343,6 +345,57 @@ def test_a_sender_out_of_time_puts_the_rest_of_its_batch_back_before_its_lease_r
     assert delivery.deliver(system) == {"sent": 3}
     ids = [m["Message-ID"] for m in smtp.received]
     assert len(ids) == 4 and len(set(ids)) == 4
+
+
+def test_a_stopping_sender_puts_back_the_rest_of_its_batch(system, people, smtp, monkeypatch):
+    for _ in range(2):
+        open_case(system, people["onsite"])
+    stop, send = threading.Event(), delivery._send
+
+    def send_then_stop(*args):
+        stop.set()  # the worker is asked to stop while this message goes out
+        return send(*args)
+    monkeypatch.setattr(delivery, "_send", send_then_stop)
+    assert delivery.deliver(system, stop=stop) == {"sent": 1, "pending": 3}
+    assert _statuses(system) == [("sent", 1)] + [("pending", 0)] * 3
+    assert delivery.deliver(system, stop=stop) == {}  # and a stopped sender claims nothing more
+    monkeypatch.setattr(delivery, "_send", send)
+    assert delivery.deliver(system) == {"sent": 3} and len(smtp.received) == 4
+
+
+def test_a_served_worker_that_is_stopped_finishes_its_message_and_leaves_the_rest_pending(
+        system, people, smtp, serve, tmp_path):
+    for _ in range(5):
+        open_case(system, people["onsite"])  # a backlog of 10 messages, one batch
+    smtp.delay = 0.3
+    serve(workers=1, INCIDENTS_SEND_SECONDS="0.1", INCIDENTS_SMTP_HOST="127.0.0.1",
+          INCIDENTS_SMTP_PORT=str(smtp.port), INCIDENTS_SMTP_FROM="incidents@example.test",
+          INCIDENTS_SMTP_STARTTLS="0", INCIDENTS_PUBLIC_URL=PUBLIC_URL)
+    deadline = time.monotonic() + 30
+    while not smtp.received:
+        assert time.monotonic() < deadline, "the served worker sent nothing"
+        time.sleep(0.05)
+    master = int((tmp_path / "server.pid").read_text())
+    os.killpg(master, signal.SIGTERM)  # as a restart or a deploy stops it, mid-batch
+    deadline = time.monotonic() + 40
+    while any(pid_alive(pid) for pid in [master]):
+        assert time.monotonic() < deadline, "the server did not stop"
+        time.sleep(0.05)
+    statuses = [status for status, _ in _statuses(system)]
+    assert "sending" not in statuses and "unknown" not in statuses  # the message in flight was finished
+    assert 1 <= statuses.count("sent") == len(smtp.received) < 10  # stopped mid-batch
+    assert set(statuses) == {"sent", "pending"}
+    assert delivery.deliver(system) == {"sent": statuses.count("pending")}
+    ids = [m["Message-ID"] for m in smtp.received]
+    assert len(ids) == 10 and len(set(ids)) == 10
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z")
 
 
 def test_a_webhook_server_error_may_have_posted_so_it_is_not_posted_again(system, people, hook, _public):

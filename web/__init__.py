@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from engine import faults
+from engine.background import stop_all
 from engine.config import Settings
 from engine.delivery import start_background_sender
 from engine.system import build
@@ -40,6 +41,15 @@ class _RedactReporterTokens(logging.Filter):
     def filter(self, record):
         record.msg = self._TOKEN.sub(r"\1<token>", str(record.msg))
         return True
+
+
+BACKGROUND = ("incidents_sender", "incidents_ticker")
+
+
+def stop_background(app, timeout: float) -> list:
+    """Stop the app's background sender and ticker, waiting up to `timeout` seconds for the message or tick
+    in progress; returns the names of threads still running then."""
+    return stop_all([app.extensions[name] for name in BACKGROUND if name in app.extensions], timeout)
 
 
 def create_app(test_config=None):
