@@ -1,7 +1,7 @@
 """Prints what completing one user task costs: the raw engine, the use case on SQLite, and over HTTP (in-process).
 
 Every figure comes from the same run on the same diagrams; compare them as ratios, not across machines.
-Run with `make bench`. The SQLite file syncs every commit, as served by default; INCIDENTS_BENCH_SYNCHRONOUS=normal
+Run with `make bench-detail`. The SQLite file syncs every commit, as served by default; INCIDENTS_BENCH_SYNCHRONOUS=normal
 measures it without (the URL's ?synchronous=normal).
 """
 import os

@@ -4,7 +4,7 @@ Cases are made through the real use cases, then replayed: the engine alone (even
 and the whole verdict (read the events, check the chain, decrypt, replay, compare with the stored
 case). Then 10,000 cases (one in ten of 50 events, the others short) are made on a SQLite file and on
 PostgreSQL, and the real command `incidents verify --all` is timed over each database. Making the
-cases takes most of the run (about 15 minutes on 2 cores). Run with `make bench` (or
+cases takes most of the run (about 15 minutes on 2 cores). Run with `make bench-detail` (or
 `python bench/replay.py --cases N --databases sqlite`).
 """
 import argparse

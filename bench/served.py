@@ -10,7 +10,8 @@ before everything else, is printed too). Then the database is filled to 100,000 
 real cases, spread over 1,000 events) and a second one, served beside it, to 1,000 cases; completions are
 measured on the two in turn (A B A B: the machine's noise falls on both alike, so the 100k/1k ratio is one
 taken in the same moments), then the inbox on each; then a history at 100,000 cases, the stored bytes of an open
-and of a closed case; last, the time to replay and verify a case of 50 events (bench/replay.py has the
+and of a closed case (the text of their rows; and on disk, indexes and page overhead included, as the growth of the
+1,000-case database by cases made through the use cases); last, the time to replay and verify a case of 50 events (bench/replay.py has the
 detail).
 Run with `make bench` (PostgreSQL on 127.0.0.1:5432, or INCIDENTS_BENCH_POSTGRES_URL). SQLite runs as served by default,
 every commit synced to disk; INCIDENTS_BENCH_DATABASES picks what to measure, among "sqlite postgresql" (the
@@ -43,6 +44,7 @@ from engine.crypto import generate_master_key  # noqa: E402
 from engine.system import build  # noqa: E402
 
 N = int(os.environ.get("INCIDENTS_BENCH_SAMPLES", 200))
+OPEN_COPIES, CLOSED_COPIES = 200, 50  # cases made to measure what one takes on disk
 # which databases to measure: "sqlite", "postgresql" (both by default), "sqlite-normal"
 DATABASES = os.environ.get("INCIDENTS_BENCH_DATABASES", "sqlite postgresql").lower().split()
 POSTGRES = os.environ.get("INCIDENTS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -206,6 +208,44 @@ def stored_bytes(system, case_id):
     return total
 
 
+def database_bytes(system):
+    """What the database takes on disk for its tables, their indexes and (PostgreSQL) TOAST, free space left out:
+    SQLite's pages in use; PostgreSQL's relations after VACUUM FULL (dead rows of updated cases dropped)."""
+    db = system.db
+    if db.dialect.name == "postgresql":
+        with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM FULL")
+            return conn.execute(text("SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c "
+                                     "JOIN pg_namespace s ON s.oid = c.relnamespace "
+                                     "WHERE s.nspname = current_schema() AND c.relkind = 'r'")).scalar()
+    raw = db.raw_connection()
+    try:
+        sqlite = raw.driver_connection
+        sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages, free, size = (sqlite.execute(f"PRAGMA {name}").fetchone()[0]
+                             for name in ("page_count", "freelist_count", "page_size"))
+        return (pages - free) * size
+    finally:
+        raw.close()
+
+
+def growth_per_case(system, count, make_case):
+    """Bytes on disk per case (database_bytes before and after `count` cases made by `make_case()`)."""
+    before = database_bytes(system)
+    for _ in range(count):
+        make_case()
+    return (database_bytes(system) - before) / count
+
+
+def open_at_second_task(system):
+    with system.writing() as uow:
+        actor = users.actor_for(uow, "olga")
+    with system.writing() as uow:
+        case = cases.open_case(uow, system.processes, actor, intake())
+    with system.writing() as uow:
+        cases.complete_task(uow, system.processes, actor, case["tasks"][0]["id"], CALL)
+
+
 def close_case(system, actor_names):
     """Run one case to closed through the use cases; returns its id."""
     with system.writing() as uow:
@@ -323,6 +363,10 @@ def bench_database(label, url, small_url, tmp, step):
         ratio = statistics.median(at_100k) / statistics.median(at_1k)
         open_bytes = stored_bytes(system, some_case)
         closed_bytes = stored_bytes(system, close_case(system, ("olga", "tom", "orla")))
+        # and what they take on disk, indexes and page overhead included: the growth of the database of 1,000
+        # cases (where PostgreSQL's VACUUM FULL is quick) by cases made through the use cases
+        disk = (growth_per_case(small, OPEN_COPIES, lambda: open_at_second_task(small)),
+                growth_per_case(small, CLOSED_COPIES, lambda: close_case(small, ("olga", "tom", "orla"))))
     finally:
         for running in (server, small_server):
             if running is not None:
@@ -336,7 +380,7 @@ def bench_database(label, url, small_url, tmp, step):
                 for suffix in ("", "-wal", "-shm"):
                     Path(path + suffix).unlink(missing_ok=True)
         os.sync()
-    return rows, ratio, open_bytes, closed_bytes
+    return rows, ratio, (open_bytes, closed_bytes) + disk
 
 
 def postgres_schema():
@@ -367,12 +411,15 @@ def main():
                  f"{POSTGRES}?options=-csearch_path%3D{small_schema}")):
             if label.lower() not in DATABASES:
                 continue
-            rows, ratio, open_bytes, closed_bytes = bench_database(label, url, small_url, tmp, step)
+            rows, ratio, (open_bytes, closed_bytes, open_disk, closed_disk) = bench_database(
+                label, url, small_url, tmp, step)
             results += rows
             # single figures, in the table's first column
             summary += [(f"{label}: completion 100k / 1k cases (ratio)", ratio),
                         (f"{label}: stored KB per open case", open_bytes / 1000),
-                        (f"{label}: stored KB per closed case", closed_bytes / 1000)]
+                        (f"{label}: stored KB per closed case", closed_bytes / 1000),
+                        (f"{label}: on disk KB per open case", open_disk / 1000),
+                        (f"{label}: on disk KB per closed case", closed_disk / 1000)]
             targets_line.append(f"{label} complete p50 <= {targets[label]}x raw")
     finally:
         with admin.begin() as conn:
