@@ -5,10 +5,12 @@ body of the documented shape and never a 5xx; invalid data must be refused. With
 every operation but the public ones must answer 401, and a made-up reporter link must open nothing.
 
 Seeded cases make the operations reach their successful answers: explicit examples call them with the
-seeded ids (and one valid completion each of a task and of the reporter's account), and generated
-requests draw most path ids from the seeded ones. Each role's run fails if it never saw the successes
+seeded ids (and one valid completion each of a task and of the reporter's account; for policy staff, the
+current version and one of its files, a valid draft and its publication), and generated requests draw most
+path ids from the seeded ones. Each role's run fails if it never saw the successes
 its role allows: a run that met only 404s would prove little.
 """
+import re
 from urllib.parse import unquote, urlparse
 
 import pytest
@@ -38,8 +40,11 @@ REACHED = {
     "incident_team": ACT,
     "organizer": ACT,
     "auditor": READ_CASE,
-    "policy": {"GET /api/tasks"},
+    "policy": {"GET /api/tasks", "GET /api/process/versions", "GET /api/process/versions/{version}/files/{file_name}",
+               "GET /api/process/diff/{old}/{new}", "POST /api/process/drafts", "GET /api/process/drafts/{draft_id}",
+               "POST /api/process/drafts/{draft_id}/publish"},
 }
+DIAGRAM = "safety_gate.bpmn"  # a file of every version, with the task a draft renames
 # an intake any case-opening role may send: its first opening role is taken, at an event all test staff work at
 OPENABLE = {**{k: v for k, v in INTAKE.items() if k != "opened_by_role"}, "event_name": "HackTest"}
 ACCOUNT = {"harasser_identification": "M", "behavior": "B", "approximate_time": "22:00"}
@@ -48,8 +53,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def seeded(api, make_user):
-    """Cases at several steps (one hidden from olga, one waiting for its reporter) and what reaches them."""
+def seeded(api, make_user, system):
+    """Cases at several steps (one hidden from olga, one waiting for its reporter) and what reaches them; the
+    current process version and one of its files."""
     make_user("ines", "onsite_staff")  # olga's colleague: cases stay with on-site staff when olga is excluded
     fresh = open_case(api)
     reported = to_report_sent(api, harasser_identification="M")
@@ -64,7 +70,8 @@ def seeded(api, make_user):
     tasks = [t for user in ("olga", "tom", "orla") for t in api(user).get("/api/tasks").get_json()]
     return {"case_id": [fresh["id"], reported, hidden, by_reporter], "task_id": [t["id"] for t in tasks],
             "token": [link.rsplit("/", 1)[1]], "call_task": fresh["tasks"][0]["id"],
-            "hidden": {"case_id": hidden, "task_ids": {t["id"] for t in tasks if t["case_id"] == hidden}}}
+            "hidden": {"case_id": hidden, "task_ids": {t["id"] for t in tasks if t["case_id"] == hidden}},
+            **{name: [system.processes.current.hash] for name in ("version", "old", "new")}, "file_name": [DIAGRAM]}
 
 
 def _config(max_examples, generate_credentials):
@@ -76,9 +83,18 @@ def _config(max_examples, generate_credentials):
 
 
 def _examples(operation, known) -> list:
-    """Explicit requests with the seeded ids, one valid completion each of a task and of a reporter's account."""
+    """Explicit requests with the seeded ids, one valid completion each of a task and of a reporter's account
+    (and for policy staff, of a draft and its publication)."""
     label, case = operation.label, operation.Case
-    ids = [{name: value} for name in ("case_id", "task_id", "token") if name in operation.path for value in known[name]]
+    if label in ("GET /api/process/versions/{version}/files/{file_name}", "GET /api/process/diff/{old}/{new}"):
+        return [case(path_parameters={name: known[name][0] for name in re.findall(r"{(\w+)}", operation.path)})]
+    if label == "POST /api/process/drafts" and "draft_body" in known:
+        return [case(body=known["draft_body"], media_type="application/json")]
+    if label == "POST /api/process/drafts/{draft_id}/publish" and "draft_id" in known:
+        return [case(path_parameters={"draft_id": known["draft_id"][0]}, body={"note": "Fuzzed"},
+                     media_type="application/json")]
+    ids = [{name: value} for name in ("case_id", "task_id", "token", "draft_id") if f"{{{name}}}" in operation.path
+           for value in known.get(name, ())]
     if label == "POST /api/cases":
         return [case(body=OPENABLE, media_type="application/json")]
     if label == "POST /api/cases/{case_id}/messages/{name}":
@@ -137,10 +153,17 @@ def token(api, role):
 
 
 @pytest.fixture
-def staff_schema(app, seeded, role):
+def staff_schema(app, api, seeded, role):
     """The document for one role's run; afterwards, the run must have reached the role's successful answers."""
     seen = set()
-    yield _load(app, seeded, 15, False, seen)
+    known = dict(seeded)
+    if role == "policy":  # a valid draft to read and publish, and the body of another
+        text = api("pol").get(f"/api/process/versions/{seeded['version'][0]}/files/{DIAGRAM}").get_json()["text"]
+        body = {"files": {DIAGRAM: text.replace('name="Assess safety"', 'name="Check everyone is safe"')}}
+        draft = api("pol").post("/api/process/drafts", json=body).get_json()
+        assert draft["status"] == "valid", draft["errors"]
+        known.update(draft_id=[draft["id"]], draft_body=body)
+    yield _load(app, known, 15, False, seen)
     missing = REACHED[role] - seen
     assert not missing, f"the {role} run never got a 2xx from {sorted(missing)}"
 
