@@ -1,23 +1,24 @@
 """The sender: claims due messages from the outbox, delivers each at most once, retries definite failures.
 
-Messages go through short transactions: a claim of a batch (pending -> sending, attempts + 1, the
-batch's token and time; rows locked with SKIP LOCKED on PostgreSQL, the write lock taken at BEGIN on
-SQLite), then for each message of the batch, one after the other in id order, the send (outside any
-transaction, so a slow SMTP server never holds a database lock) and its record (sent, or back to
-pending with exponential backoff, or failed after MAX_ATTEMPTS).
+Messages go through short transactions: a claim of a batch (pending -> sending, under the batch's
+token and time; rows locked with SKIP LOCKED on PostgreSQL, the write lock taken at BEGIN on SQLite),
+then for each message of the batch, one after the other: its fence (a write that marks it tried and counts
+the attempt, only if the batch still holds it), the send (outside any transaction, so a slow SMTP server
+never holds a database lock) and its record (sent, or back to pending with exponential backoff, or failed
+after MAX_ATTEMPTS).
 
 Never twice: a message is only sent again after a failure that proves it did not arrive (refused,
 or no connection). If the connection breaks after the message was handed over, or the sender dies
 between sending and recording, the message stays `unknown` and is never sent again: the outbox shows
 it, and the task is in the recipient's inbox anyway.
 
-A sender that stops mid-batch (killed, or its database failing) loses at most the one message it was
-sending. Its batch went out in id order, each message recorded before the next was tried, so of the
-batch's messages still `sending` only the first can have been tried: when the claim is older than
-LEASE, that one becomes `unknown` and the others go back to pending, untried. A sender that fails
-mid-batch puts the untried rest back at once. A sender starts no message later than LEASE / 2 after
-its claim (it puts the rest back instead), and every network operation of a send has a 20 s timeout,
-so when a lease runs out its sender is no longer sending anything of that batch.
+A sender sends a message only after its fence committed, and the fence succeeds only while the message
+is still `sending` under that sender's claim. A claim older than LEASE is taken as its sender's death:
+its messages that were tried become `unknown`; the ones never tried go back to pending, and the fence
+of a sender that was only slow (or whose clock disagrees) then fails for them, so it does not send them.
+No clock decides whether a message goes out twice; the lease only decides when a dead sender's batch is
+picked up again. A sender that stops mid-batch (killed, or its database failing) thereby loses at most
+the one message it was sending; a sender that fails or is asked to stop puts its untried rest back at once.
 """
 import logging
 import threading
@@ -27,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, true
+from sqlalchemy import exists, or_, select, true, update
 from sqlalchemy.orm import defer
 
 from . import users
@@ -77,22 +78,20 @@ def deliver(system, now=None, due_only=True, pause=0.0, stop=None) -> Counter:
     now = now or utcnow()
     report, seen = Counter(), set()
     while stop is None or not stop.is_set():
-        started = _clock()
         claimed = _claim(system, now, due_only, seen, report)
         if claimed is None:
             return report
-        for i, message in enumerate(claimed):  # in id order: see the module's docstring
-            if _clock() - started > LEASE.total_seconds() / 2:  # the lease must outlast the send
-                report[PENDING] += _put_back(system, claimed[i:], "its sender ran out of time before trying it")
-                break
-            if stop is not None and stop.is_set():
-                report[PENDING] += _put_back(system, claimed[i:], "its sender was stopping")
-                return report
+        for i, message in enumerate(claimed):
             try:
+                if stop is not None and stop.is_set():
+                    report[PENDING] += _put_back(system, claimed[i:], "its sender was stopping")
+                    return report
+                if not _fence(system, message):
+                    continue  # its claim ran out and another sender took the batch over: not ours to send
                 report[_record(system, message, _send(system.settings, message), now)] += 1
             except BaseException:
-                # this one may have gone out and stays `sending` (unknown once its lease runs out); the rest
-                # were not tried: they go back now, if the database lets us
+                # the message in hand may have gone out (if it was fenced): it stays `sending`, unknown once its
+                # lease runs out; the rest were not tried and go back now, if the database lets us (else then)
                 try:
                     _put_back(system, claimed[i + 1:], "its sender failed before trying it")
                 except Exception as err:
@@ -104,27 +103,43 @@ def deliver(system, now=None, due_only=True, pause=0.0, stop=None) -> Counter:
     return report
 
 
-_clock = time.monotonic  # (tests replace it)
+def _held(message):
+    """The condition under which `message` is still the business of the sender that claimed it."""
+    return (Notification.id == message.id, Notification.claim == message.claim, Notification.status == SENDING)
+
+
+def _fence(system, message) -> bool:
+    """Mark a claimed message tried, and count the attempt, before it is sent; False if the claim no longer
+    holds it (recovered after its lease ran out). One conditional write: atomic against a recovery."""
+    with system.writing() as uow:
+        changed = uow.session.execute(
+            update(Notification).where(*_held(message), Notification.tried.is_(False))
+            .values(tried=True, attempts=Notification.attempts + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        uow.commit()
+    if not changed:
+        log.warning("notification %d: its claim ran out before it was sent; left to the sender that took it over",
+                    message.id)
+    return changed == 1
 
 
 def _put_back(system, messages, why) -> int:
-    """Return claimed messages that were not tried to pending, untouched by the claim; returns how many."""
+    """Return claimed messages that were not tried to pending, as if never claimed; returns how many.
+    One conditional write: a message recovered or taken over meanwhile is left alone."""
     if not messages:
         return 0
-    claim = messages[0].claim
     with system.writing() as uow:
-        rows = uow.session.scalars(select(Notification).where(
-            Notification.id.in_([m.id for m in messages]), Notification.status == SENDING,
-            Notification.claim == claim)).all()
-        for n in rows:
-            _unclaim(n, why)
+        changed = uow.session.execute(
+            update(Notification).where(Notification.id.in_([m.id for m in messages]),
+                                       Notification.claim == messages[0].claim, Notification.status == SENDING,
+                                       Notification.tried.is_(False))
+            .values(**_UNCLAIMED, detail=f"not sent: {why}; it goes out again")
+            .execution_options(synchronize_session=False)).rowcount
         uow.commit()
-    return len(rows)
+    return changed
 
 
-def _unclaim(n, why):
-    n.status, n.attempts, n.claimed_at, n.claim = PENDING, n.attempts - 1, None, None
-    n.detail = f"not sent: {why}; it goes out again"
+_UNCLAIMED = {"status": PENDING, "claim": None, "claimed_at": None}
 
 
 def _claim(system, now, due_only, seen, report):
@@ -167,30 +182,31 @@ def _claim(system, now, due_only, seen, report):
             else:
                 claimed.append(message)
         uow.commit()
-    return sorted(claimed, key=lambda m: m.id)
+    return claimed
 
 
 @dataclass(frozen=True)
 class Claim:
     token: str  # the batch's
-    at: datetime  # when it was claimed: the same for the whole batch, so its lease runs out for all at once
+    at: datetime  # when it was claimed
 
 
 def _recover(session, stale, report, now):
-    """Settle the messages of senders whose lease ran out: in each batch, the first still `sending` may have
-    gone out (unknown, never sent again); the ones after it were never tried (back to pending)."""
+    """Settle the messages of senders whose lease ran out: one that was tried may have gone out (unknown,
+    never sent again; its claim stays, so its sender, if only slow, can still record how it went); one never
+    tried goes back to pending (counted when it is settled), and its sender's fence now fails for it."""
     query = select(Notification).where(*stale).order_by(Notification.id)
     if session.bind.dialect.name == "postgresql":
-        # another sender recovering at once skips these; what it recovered is no longer `sending` here
+        # a row being fenced, or recovered by another sender, is skipped: this look decides nothing about it
         query = query.with_for_update(skip_locked=True)
-    first = set()
     for n in session.scalars(query):
-        if n.claim is None or n.claim not in first:  # (claimed before batches had a token: unknown too)
-            first.add(n.claim)
+        if n.tried or n.claim is None:  # (claimed before claims had a token: it may have been tried too)
             _settle(n, UNKNOWN, "the sender stopped while delivering it; not sent again, so never twice", now)
             report[UNKNOWN] += 1
         else:
-            _unclaim(n, "its sender stopped before trying it")  # counted when it is settled
+            for name, value in _UNCLAIMED.items():
+                setattr(n, name, value)
+            n.detail = "not sent: its sender stopped before trying it; it goes out again"
 
 
 def _prepare(uow, settings, n, now, known, claim):
@@ -219,7 +235,7 @@ def _prepare(uow, settings, n, now, known, claim):
             return _settle(n, OUTBOX, "kept in the outbox: INCIDENTS_PUBLIC_URL is not set, and a webhook post "
                                       "needs the full link", now)
         address = webhook_url(session, hook)
-    n.status, n.attempts, n.claimed_at, n.claim = SENDING, n.attempts + 1, claim.at, claim.token
+    n.status, n.claimed_at, n.claim, n.tried = SENDING, claim.at, claim.token, False
     return Outgoing(n.id, n.channel, address, **compose(n, settings.public_url),
                     message_id=_message_id(n, settings.smtp_from), claim=claim.token)
 
@@ -274,9 +290,15 @@ def webhook_payload(line: str) -> dict:
 
 
 def _record(system, message, error, now) -> str:
-    """Write how the delivery went; a message is never put back to pending unless it certainly did not arrive."""
+    """Write how the delivery went; a message is never put back to pending unless it certainly did not arrive.
+
+    Only while the claim still holds it: `sending`, or `unknown` if its lease ran out during the send (what
+    the sender learned is then the better answer)."""
     with system.writing() as uow:
         n = uow.session.get(Notification, message.id)
+        if n is None or n.claim != message.claim or n.status not in (SENDING, UNKNOWN):
+            log.warning("notification %d: no longer held by the claim that sent it; outcome not recorded", message.id)
+            return n.status if n is not None else UNKNOWN
         if error is None:
             n.status, n.detail, n.done_at = SENT, None, now
         elif isinstance(error, Uncertain):

@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session
 from sqlalchemy.types import TypeDecorator
@@ -286,8 +286,9 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # the batch of the sender that claimed it (its messages go out one by one, in id order: engine/delivery.py)
+    # the batch of the sender that claimed it, and whether that sender tried it yet (engine/delivery.py)
     claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tried: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # why it is in its state: the last error, or why it was not sent; never personal data
     detail: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from . import history
 from .casestate import commit
 from .db import wipe_free_space
-from .models import Case, IdempotencyRow, ReadyTaskRow, ReporterLink, utcnow
+from .models import Case, IdempotencyRow, Notification, ReadyTaskRow, ReporterLink, utcnow
 from .uow import retrying
 
 PURGER_ROLE = "system"
@@ -34,7 +34,7 @@ def purge_closed_before(system, closed_before: datetime, operator: str) -> list[
         if retrying(system.writing, lambda uow: _purge(uow, case_id, closed_before, operator)):
             done.append(case_id)
     if done:  # the old row versions still hold the keys until the files are rewritten
-        wipe_free_space(system.db, ("cases", "ready_tasks", "reporter_links", "idempotency_keys"))
+        wipe_free_space(system.db, ("cases", "ready_tasks", "reporter_links", "idempotency_keys", "notifications"))
     return done
 
 
@@ -46,7 +46,8 @@ def _purge(uow, case_id, closed_before, operator) -> bool:
     history.append(session, case, operator, PURGER_ROLE, "case_purged", None, None,
                    {"closed_at": case.closed_at.isoformat(), "closed_before": closed_before.isoformat()},
                    readable_after_purge=True)
-    for table in (ReadyTaskRow, ReporterLink, IdempotencyRow):
+    # and who was told of its tasks: with the exclusions gone, those rows would show the case to excluded staff
+    for table in (ReadyTaskRow, ReporterLink, IdempotencyRow, Notification):
         session.execute(delete(table).where(table.case_id == case.id))
     case.wrapped_key = None  # the only copy of the case key: everything sealed with it is now unreadable
     case.sealed_state, case.sealed_data = "", None

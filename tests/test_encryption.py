@@ -14,7 +14,7 @@ from engine import history, retention
 from engine.config import ROOT, Settings
 from engine.crypto import MasterKey, MasterKeyError, SealedValueError, generate_master_key, token_digest
 from engine.errors import CasePurged
-from engine.models import Case, CaseEvent, IdempotencyRow, ReporterLink, utcnow
+from engine.models import Case, CaseEvent, IdempotencyRow, Notification, ReporterLink, utcnow
 from engine.system import build
 from tests.conftest import MASTER_KEY, POSTGRES
 from tests.test_api import do, open_case, task_of
@@ -146,6 +146,9 @@ def test_purge_destroys_the_keys_of_cases_closed_before_the_date_and_the_chain_s
             row.cipher
         assert not uow.session.scalars(select(ReporterLink).where(ReporterLink.case_id == old)).all()
         assert not uow.session.scalars(select(IdempotencyRow).where(IdempotencyRow.case_id == old)).all()
+        # who was told of its tasks goes too (with its exclusions forgotten, it would show the case to excluded staff)
+        assert not uow.session.scalars(select(Notification).where(Notification.case_id == old)).all()
+        assert uow.session.scalars(select(Notification).where(Notification.case_id == recent)).all()
     with system.reading() as uow:
         assert all(report.ok for report in history.verify_all(uow.session))
     assert cli(system, "verify").returncode == 0
