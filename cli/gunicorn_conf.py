@@ -22,10 +22,10 @@ STOP_SECONDS = 20  # within gunicorn's graceful timeout (30 s), after which the 
 def worker_exit(server, worker):
     """A stopping worker lets its sender finish the message it is sending (and put back the rest of its batch)
     and its ticker the tick in progress, rather than dying in the middle of them."""
-    from web import stop_background
-    app = getattr(worker, "wsgi", None)
-    if app is None or not hasattr(app, "extensions"):
+    from engine.background import stop_all
+    threads = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("incidents_background")
+    if not threads:
         return
-    still = stop_background(app, STOP_SECONDS)
+    still = stop_all(threads, STOP_SECONDS)
     if still:
         worker.log.warning("stopped with %s still running", ", ".join(still))

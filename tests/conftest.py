@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
@@ -28,6 +29,19 @@ from web import create_app
 PASSWORD = "correct horse battery"
 MASTER_KEY = generate_master_key()  # one per test run; the served tests get it through the environment
 POSTGRES = os.environ.get("INCIDENTS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes():
+    """Test accounts get argon2id hashes of the smallest cost. Each test makes several accounts and logs in
+    a few times, and the real parameters (64 MiB, 3 passes: 0.12 s a hash) were most of the suite's time.
+    A hash carries its parameters, so served workers (the real hasher) verify these too;
+    test_hardening.py checks the real parameters in a fresh interpreter."""
+    saved = users._HASHER, users._DUMMY_HASH
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    users._HASHER, users._DUMMY_HASH = quick, quick.hash("not a real password")
+    yield
+    users._HASHER, users._DUMMY_HASH = saved
 
 
 @pytest.fixture(scope="session")

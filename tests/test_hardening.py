@@ -1,12 +1,15 @@
 """The web hardening and redaction details, each checked so that removing it fails a test."""
 import logging
 import re
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
+from engine.config import ROOT
 from engine.identities import identifying_words
 from engine.instructions import render_instructions
 from engine.models import LoginFailure, utcnow
@@ -130,3 +133,12 @@ def test_no_log_record_carries_case_data(api, caplog):
     for record in caplog.records:
         assert "Zebulon" not in str(vars(record)), record.name
     assert task_of(api, "orla", cid, "add_organizer_view")
+
+
+def test_passwords_are_hashed_with_argon2id_at_the_recommended_cost():
+    # in a fresh interpreter: the tests themselves hash with the smallest cost (conftest.quick_password_hashes)
+    code = ("from engine import users; print(users._HASHER.hash('x')); "
+            "print(users._HASHER.verify(users._DUMMY_HASH, 'not a real password'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    hashed, dummy_ok = out.stdout.split()
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and dummy_ok == "True", out.stderr

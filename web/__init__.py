@@ -9,7 +9,6 @@ from pathlib import Path
 from flask import Flask
 
 from engine import faults
-from engine.background import stop_all
 from engine.config import Settings
 from engine.delivery import start_background_sender
 from engine.system import build
@@ -43,15 +42,6 @@ class _RedactReporterTokens(logging.Filter):
         return True
 
 
-BACKGROUND = ("incidents_sender", "incidents_ticker")
-
-
-def stop_background(app, timeout: float) -> list:
-    """Stop the app's background sender and ticker, waiting up to `timeout` seconds for the message or tick
-    in progress; returns the names of threads still running then."""
-    return stop_all([app.extensions[name] for name in BACKGROUND if name in app.extensions], timeout)
-
-
 def create_app(test_config=None):
     """Build the application; `test_config` may carry SETTINGS or a ready INCIDENTS system."""
     test_config = test_config or {}
@@ -79,6 +69,9 @@ def create_app(test_config=None):
     if settings.send_seconds > 0:
         # every worker sends; claims make each message go out once however many workers share the database
         app.extensions["incidents_sender"] = start_background_sender(system, settings.send_seconds)
+    # what a stopping worker stops first (cli/gunicorn_conf.py): the message or tick in progress is finished
+    app.extensions["incidents_background"] = [app.extensions[name] for name in ("incidents_sender", "incidents_ticker")
+                                              if name in app.extensions]
 
     from . import api, audit, auth, errors, pages, policy, reporter
 
