@@ -90,13 +90,14 @@ def deliver(system, now=None, due_only=True, pause=0.0, stop=None) -> Counter:
                     continue  # its claim ran out and another sender took the batch over: not ours to send
                 report[_record(system, message, _send(system.settings, message), now)] += 1
             except BaseException:
-                # the message in hand may have gone out (if it was fenced): it stays `sending`, unknown once its
-                # lease runs out; the rest were not tried and go back now, if the database lets us (else then)
+                # the message in hand, if it was fenced, may have gone out: it stays `sending`, unknown once its
+                # lease runs out; the untried ones (it too, if its fence failed) go back now if the database lets
+                # us, else when the lease runs out
                 try:
-                    _put_back(system, claimed[i + 1:], "its sender failed before trying it")
+                    _put_back(system, claimed[i:], "its sender failed before trying it")
                 except Exception as err:
-                    log.error("could not put back %d untried messages (%s); they go back when their lease runs out",
-                              len(claimed) - i - 1, type(err).__name__)
+                    log.error("could not put back %d claimed messages (%s); they go back when their lease runs out",
+                              len(claimed) - i, type(err).__name__)
                 raise
         if pause:
             time.sleep(pause)
@@ -295,10 +296,14 @@ def _record(system, message, error, now) -> str:
     Only while the claim still holds it: `sending`, or `unknown` if its lease ran out during the send (what
     the sender learned is then the better answer)."""
     with system.writing() as uow:
-        n = uow.session.get(Notification, message.id)
-        if n is None or n.claim != message.claim or n.status not in (SENDING, UNKNOWN):
+        # locked (PostgreSQL; SQLite's writers take turns): a recovery settling it meanwhile is seen whole
+        n = uow.session.get(Notification, message.id, with_for_update=True, populate_existing=True)
+        if n is None:  # its case was purged meanwhile
+            log.warning("notification %d: deleted while it was being sent; outcome not recorded", message.id)
+            return SKIPPED
+        if n.claim != message.claim or n.status not in (SENDING, UNKNOWN):
             log.warning("notification %d: no longer held by the claim that sent it; outcome not recorded", message.id)
-            return n.status if n is not None else UNKNOWN
+            return n.status
         if error is None:
             n.status, n.detail, n.done_at = SENT, None, now
         elif isinstance(error, Uncertain):
@@ -306,7 +311,7 @@ def _record(system, message, error, now) -> str:
         elif n.attempts >= MAX_ATTEMPTS:
             _settle(n, FAILED, f"gave up after {n.attempts} attempts: {error}", now)
         else:
-            n.status, n.detail, n.next_attempt_at = PENDING, str(error), now + backoff(n.attempts)
+            n.status, n.detail, n.next_attempt_at, n.done_at = PENDING, str(error), now + backoff(n.attempts), None
         uow.commit()
         if error is not None:
             log.warning("notification %d (%s): %s; now %s", n.id, n.channel, error, n.status)

@@ -314,6 +314,24 @@ def test_a_sender_that_fails_mid_batch_puts_back_what_it_did_not_try(system, peo
     assert [status for status, _ in _statuses(system)] == ["sent", "unknown", "sent", "sent", "sent", "sent"]
 
 
+def test_a_fence_that_fails_leaves_its_message_untried_and_back_in_the_queue(system, people, smtp, monkeypatch):
+    for _ in range(2):
+        open_case(system, people["onsite"])
+    fence, calls = delivery._fence, []
+
+    def failing_fence(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database is locked")  # before its write: the second message was not tried
+        return fence(*args)
+    monkeypatch.setattr(delivery, "_fence", failing_fence)
+    with pytest.raises(RuntimeError):
+        delivery.deliver(system)
+    assert _statuses(system) == [("sent", 1)] + [("pending", 0)] * 3  # none waits for a lease to run out
+    monkeypatch.setattr(delivery, "_fence", fence)
+    assert delivery.deliver(system) == {"sent": 3} and len(smtp.received) == 4
+
+
 def test_a_sender_killed_mid_batch_loses_only_the_message_it_was_sending(system, people, smtp):
     for _ in range(2):
         open_case(system, people["onsite"])
