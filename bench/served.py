@@ -111,15 +111,21 @@ def serve(env, tmp):
             time.sleep(0.2)
 
 
-def fill(system, copies, events=1000):
-    """Add `copies` cases waiting at their second task, spread over `events` events, by copying real rows
-    (the case, its history, its ready task and that task's notifications)."""
+def open_at_second_task(system, event="Bench 0"):
+    """A case opened and its first task completed by olga, through the use cases; returns its view."""
     with system.writing() as uow:
         actor = users.actor_for(uow, "olga")
     with system.writing() as uow:
-        model = cases.open_case(uow, system.processes, actor, intake("Bench filler"))
+        case = cases.open_case(uow, system.processes, actor, intake(event))
     with system.writing() as uow:
-        cases.complete_task(uow, system.processes, actor, model["tasks"][0]["id"], CALL)
+        cases.complete_task(uow, system.processes, actor, case["tasks"][0]["id"], CALL)
+    return case
+
+
+def fill(system, copies, events=1000):
+    """Add `copies` cases waiting at their second task, spread over `events` events, by copying real rows
+    (the case, its history, its ready task and that task's notifications)."""
+    model = open_at_second_task(system, "Bench filler")
     db = system.db
     numbers = "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
     with db.begin() as conn:
@@ -235,15 +241,6 @@ def growth_per_case(system, count, make_case):
     for _ in range(count):
         make_case()
     return (database_bytes(system) - before) / count
-
-
-def open_at_second_task(system):
-    with system.writing() as uow:
-        actor = users.actor_for(uow, "olga")
-    with system.writing() as uow:
-        case = cases.open_case(uow, system.processes, actor, intake())
-    with system.writing() as uow:
-        cases.complete_task(uow, system.processes, actor, case["tasks"][0]["id"], CALL)
 
 
 def close_case(system, actor_names):

@@ -104,17 +104,13 @@ def deliver(system, now=None, due_only=True, pause=0.0, stop=None) -> Counter:
     return report
 
 
-def _held(message):
-    """The condition under which `message` is still the business of the sender that claimed it."""
-    return (Notification.id == message.id, Notification.claim == message.claim, Notification.status == SENDING)
-
-
 def _fence(system, message) -> bool:
     """Mark a claimed message tried, and count the attempt, before it is sent; False if the claim no longer
     holds it (recovered after its lease ran out). One conditional write: atomic against a recovery."""
     with system.writing() as uow:
         changed = uow.session.execute(
-            update(Notification).where(*_held(message), Notification.tried.is_(False))
+            update(Notification).where(Notification.id == message.id, Notification.claim == message.claim,
+                                       Notification.status == SENDING, Notification.tried.is_(False))
             .values(tried=True, attempts=Notification.attempts + 1)
             .execution_options(synchronize_session=False)).rowcount
         uow.commit()
